@@ -1,0 +1,38 @@
+"""The decoded unit every model consumes: sampled frames, their times, and 16 kHz mono audio."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+AUDIO_SAMPLE_RATE_HZ = 16_000
+WHISPER_CHUNK_S = 30.0
+
+
+@dataclass
+class Clip:
+    """A video as a model sees it.
+
+    frames:      uint8 RGB, shape [N, H, W, 3], already resized by the sampling policy.
+    frame_times: seconds from the start of the video, shape [N], increasing; kept so audio
+                 and visual tokens can be interleaved by time (video-SALMONN 2 eqs. 4-6).
+    audio:       float32 mono at ``sample_rate_hz`` (16 kHz), shape [S]; zeros covering the
+                 duration when the video has no audio stream (``has_audio`` is then False).
+    duration_s:  length of the video in seconds.
+    meta:        source facts (codec, fps, width, height, rotation, audio rate/channels, ...).
+    """
+
+    path: str
+    frames: np.ndarray
+    frame_times: np.ndarray
+    audio: np.ndarray
+    duration_s: float
+    has_audio: bool
+    sample_rate_hz: int = AUDIO_SAMPLE_RATE_HZ
+    policy: str = ""
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
