@@ -38,6 +38,15 @@ class GenerationConfig:
         return self.temperature > 0
 
 
+@dataclass
+class TrainExample:
+    """One training item for ``sequence_logps``: the answer's tokens are scored given clip + prompt."""
+
+    clip: Clip
+    prompt: str
+    answer: str
+
+
 @runtime_checkable
 class Captioner(Protocol):
     """What ``load_captioner`` returns.
@@ -53,4 +62,5 @@ class Captioner(Protocol):
 
     def caption(self, clips: list[Clip], prompt: str, generation: GenerationConfig) -> list[str]: ...
 
-    def sequence_logps(self, batch: Any) -> Any: ...
+    def sequence_logps(self, batch: list[TrainExample]) -> Any:  # Tensor [B], differentiable
+        ...
