@@ -35,5 +35,50 @@ def sample(
                f"{'no audio' if not audio_rate_hz else f'{audio_rate_hz} Hz audio'})")
 
 
+@synth_app.command("dataset")
+def dataset(
+    out: Path = typer.Argument(..., help="Output folder: videos go to OUT/videos/, rows to OUT/NAME."),
+    n: int = typer.Option(2000, "--n", help="Number of videos."),
+    seed: int = typer.Option(0, help="Seed: the same seed writes the same scripts and byte-identical JSON."),
+    min_duration_s: float = typer.Option(4.0, "--min-duration", help="Shortest video, seconds."),
+    max_duration_s: float = typer.Option(8.0, "--max-duration", help="Longest video, seconds."),
+    size: int = typer.Option(128, help="Frame side in pixels (square, even)."),
+    fps: int = typer.Option(12, help="Frames per second (integer)."),
+    speech: bool | None = typer.Option(
+        None, "--speech/--no-speech",
+        help="Spoken words via espeak-ng. Default: on when espeak-ng is installed, off otherwise."),
+    workers: int = typer.Option(1, help="Processes rendering videos in parallel."),
+    name: str = typer.Option("train.json", help="Dataset file name (.json list or .jsonl)."),
+    prompt: str | None = typer.Option(None, help='Prompt of each row (default "Describe the video in detail.").'),
+    qa: int = typer.Option(3, "--qa", help="Multiple-choice QA items per video."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Write a synthetic audio-visual dataset with exact ground truth (captions, events, scripts, QA).
+
+    Re-running the same command keeps videos already rendered from the same scripts.
+    """
+    from avcap.errors import AvcapError
+    from avcap.synth.audio import espeak_available
+    from avcap.synth.dataset import DatasetConfig, build_dataset
+    from avcap.synth.language import DEFAULT_PROMPT
+    from avcap.synth.world import WorldConfig
+
+    use_speech = espeak_available() if speech is None else speech
+    try:
+        config = DatasetConfig(
+            out=out, n=n, seed=seed, name=name, prompt=prompt or DEFAULT_PROMPT, qa_per_video=qa,
+            workers=workers,
+            world=WorldConfig(min_duration_s=min_duration_s, max_duration_s=max_duration_s, size=size,
+                              fps=fps, speech=use_speech),
+        )
+        summary = build_dataset(config, progress=progress)
+    except AvcapError as err:
+        typer.echo(f"avcap synth dataset: {err}", err=True)
+        raise typer.Exit(2) from err
+    speech_note = "spoken words by espeak-ng" if summary.speech else "no speech (espeak-ng not used)"
+    typer.echo(f"wrote {summary.path} ({n} videos: {summary.n_rendered} rendered, {summary.n_kept} kept; "
+               f"{speech_note}; {summary.seconds:.1f} s)")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(synth_app, name="synth")

@@ -27,7 +27,16 @@ class SampleVideoSpec:
     video_codec: str = "libx264"
     audio_codec: str = "aac"
     variable_frame_rate: bool = False  # alternate short/long frame durations
-    rotation_deg: int = 0  # written as display-matrix side data / rotate tag
+    # Display-matrix rotation, counter-clockwise degrees as ``VideoFrame.rotation`` reads it back
+    # (a multiple of 90). Like a phone held sideways, the pixels are *stored* rotated the other way
+    # and the matrix turns them upright, so a reader that honours it sees ``width`` x ``height``.
+    rotation_deg: int = 0
+    gop_size: int | None = None  # max frames between keyframes (x264 ``g``); None keeps the codec default
+    preset: str = "ultrafast"  # x264 preset; "veryfast" and slower add B-frames, as real encodes have
+    # A textured background panning across the frame, so inter frames carry real motion and
+    # residuals (decoding cost closer to camera footage than a flat background's).
+    textured: bool = False
+    faststart: bool = False  # mp4: put the index (moov) before the data, as streaming sites do
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -37,12 +46,20 @@ class SampleVideoSpec:
             raise ValueError("fps must be > 0")
         if self.width % 2 or self.height % 2:
             raise ValueError("width and height must be even (yuv420p)")
+        if self.rotation_deg % 90:
+            raise ValueError("rotation_deg must be a multiple of 90")
+        if self.gop_size is not None and self.gop_size < 1:
+            raise ValueError("gop_size must be >= 1")
 
 
 def render_frame(index: int, t: float, spec: SampleVideoSpec) -> np.ndarray:
     """One RGB frame: a square crossing left to right and a bar whose colour encodes the frame index."""
     h, w = spec.height, spec.width
-    frame = np.full((h, w, 3), 32, dtype=np.uint8)
+    if spec.textured:
+        frame = _texture(h, w, spec.seed)
+        frame = np.ascontiguousarray(np.roll(frame, shift=(index * 3) % w, axis=1))
+    else:
+        frame = np.full((h, w, 3), 32, dtype=np.uint8)
     side = max(4, min(h, w) // 4)
     progress = (t / spec.duration_s) % 1.0
     x0 = int(progress * (w - side))
@@ -51,6 +68,19 @@ def render_frame(index: int, t: float, spec: SampleVideoSpec) -> np.ndarray:
     # A top bar whose brightness encodes the index lets tests check which frame was decoded.
     frame[: max(2, h // 10), :, :] = (index * 37) % 256
     return frame
+
+
+_TEXTURES: dict[tuple[int, int, int], np.ndarray] = {}
+
+
+def _texture(h: int, w: int, seed: int) -> np.ndarray:
+    """A seeded, smoothed noise picture (cached: every frame pans the same one)."""
+    key = (h, w, seed)
+    if key not in _TEXTURES:
+        noise = np.random.default_rng(seed).random((h // 4 + 1, w // 4 + 1, 3))
+        big = np.kron(noise, np.ones((4, 4, 1)))[:h, :w]
+        _TEXTURES[key] = (40 + 150 * big).astype(np.uint8)
+    return _TEXTURES[key].copy()
 
 
 def render_audio(spec: SampleVideoSpec) -> np.ndarray:
@@ -85,34 +115,65 @@ def write_sample_video(path: str | Path, spec: SampleVideoSpec | None = None) ->
     spec = spec or SampleVideoSpec()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), mode="w") as container:
+    # Stored pixels are the upright picture turned clockwise by rotation_deg (np.rot90 turns
+    # counter-clockwise for positive k); the display matrix turns them back.
+    turns = (spec.rotation_deg // 90) % 4
+    coded_w, coded_h = (spec.height, spec.width) if turns % 2 else (spec.width, spec.height)
+    options = {"movflags": "+faststart"} if spec.faststart else {}
+    with av.open(str(path), mode="w", options=options) as container:
         vstream = container.add_stream(spec.video_codec, rate=Fraction(spec.fps).limit_denominator(1000))
-        vstream.width, vstream.height = spec.width, spec.height
+        vstream.width, vstream.height = coded_w, coded_h
         vstream.pix_fmt = "yuv420p"
         time_base = Fraction(1, 90_000)
         vstream.time_base = time_base
-        if spec.video_codec == "libx264":
-            vstream.options = {"preset": "ultrafast", "crf": "28"}
-        if spec.rotation_deg:
-            vstream.metadata["rotate"] = str(spec.rotation_deg)
+        # The encoder must share the fine time base, or it re-times frames to 1/fps and a VFR
+        # schedule comes out constant-rate.
+        vstream.codec_context.time_base = time_base
+        codec_options = {"preset": spec.preset, "crf": "28"} if spec.video_codec == "libx264" else {}
+        if spec.gop_size is not None:
+            codec_options["g"] = str(spec.gop_size)
+        vstream.options = codec_options
+        if turns:
+            # The mp4 muxer ignores a "rotate" metadata tag since FFmpeg 6; the display matrix
+            # (coded side data) is what readers and players honour.
+            vstream.set_display_rotation(spec.rotation_deg)
         astream = None
+        audio_blocks = iter(())
         if spec.audio_rate_hz:
             astream = container.add_stream(spec.audio_codec, rate=spec.audio_rate_hz)
             astream.layout = "mono" if spec.audio_channels == 1 else "stereo"
+            audio_blocks = _audio_frames(render_audio(spec), spec.audio_rate_hz)
+        # Interleave as real files do: before each video frame, mux the audio up to its time, so
+        # a reader demuxing one stream does not have to read the whole other stream first.
+        pending_audio = next(audio_blocks, None)
         for i, pts in enumerate(_frame_pts(spec, time_base)):
-            frame = av.VideoFrame.from_ndarray(render_frame(i, float(pts * time_base), spec), format="rgb24")
+            t = float(pts * time_base)
+            while pending_audio is not None and pending_audio.time <= t:
+                _mux(container, astream, pending_audio)
+                pending_audio = next(audio_blocks, None)
+            upright = render_frame(i, t, spec)
+            stored = np.ascontiguousarray(np.rot90(upright, k=-turns)) if turns else upright
+            frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
             frame.pts = pts
             frame.time_base = time_base
-            for packet in vstream.encode(frame):
-                container.mux(packet)
-        for packet in vstream.encode():
-            container.mux(packet)
+            _mux(container, vstream, frame)
+        _mux(container, vstream, None)
+        while pending_audio is not None:
+            _mux(container, astream, pending_audio)
+            pending_audio = next(audio_blocks, None)
         if astream is not None:
-            _write_audio(container, astream, render_audio(spec), spec.audio_rate_hz)
+            _mux(container, astream, None)
     return path
 
 
-def _write_audio(container, astream, samples: np.ndarray, rate: int) -> None:
+def _mux(container, stream, frame) -> None:
+    """Encode one frame (None flushes the encoder) and write its packets."""
+    for packet in stream.encode(frame):
+        container.mux(packet)
+
+
+def _audio_frames(samples: np.ndarray, rate: int):
+    """Yield ``samples`` [channels, n] as 1024-sample AudioFrames with their timestamps."""
     import av
 
     layout = "mono" if samples.shape[0] == 1 else "stereo"
@@ -123,7 +184,4 @@ def _write_audio(container, astream, samples: np.ndarray, rate: int) -> None:
         frame.sample_rate = rate
         frame.pts = start
         frame.time_base = Fraction(1, rate)
-        for packet in astream.encode(frame):
-            container.mux(packet)
-    for packet in astream.encode():
-        container.mux(packet)
+        yield frame

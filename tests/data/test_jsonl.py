@@ -88,3 +88,11 @@ def test_atomic_write_json_replaces_whole_file(tmp_path: Path):
     atomic_write_json(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 2}
     assert [p.name for p in path.parent.iterdir()] == ["report.json"]
+
+
+def test_atomic_write_uses_normal_file_permissions(tmp_path: Path):
+    path = tmp_path / "x.json"
+    atomic_write_json(path, {})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
