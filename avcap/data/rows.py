@@ -108,19 +108,27 @@ def _json_list_items(path: Path, text: str) -> list[tuple[int, object]]:
         raise DataError(f"{path}:1: a .json dataset must be a list of rows")
     pos += 1
     items: list[tuple[int, object]] = []
+    line, counted_to = 1, 0  # newlines are counted incrementally: linear in the file size
+
+    def line_at(offset: int) -> int:
+        nonlocal line, counted_to
+        line += text.count("\n", counted_to, offset)
+        counted_to = offset
+        return line
+
     while True:
         while pos < len(text) and text[pos] in " \t\r\n,":
             pos += 1
         if pos >= len(text):
-            raise DataError(f"{path}:{text.count(chr(10), 0, pos) + 1}: unterminated JSON list")
+            raise DataError(f"{path}:{line_at(pos)}: unterminated JSON list")
         if text[pos] == "]":
             return items
-        line = text.count("\n", 0, pos) + 1
+        start_line = line_at(pos)
         try:
             obj, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as err:
             raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
-        items.append((line, obj))
+        items.append((start_line, obj))
 
 
 def _jsonl_items(path: Path, text: str) -> list[tuple[int, object]]:

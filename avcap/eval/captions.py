@@ -1,0 +1,86 @@
+"""Caption files (``avcap caption`` output, DESIGN.md) read into a lookup for evaluation.
+
+Row: ``{"id", "video", "caption", "model", "generation", "seconds", "error", "sample"?}``.
+A row with an ``error`` is a failed caption: the item is counted as such, never judged and
+never dropped. When an id appears twice (a resumed run retried it), the later row wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from avcap.data import iter_jsonl
+from avcap.errors import DataError
+
+
+@dataclass(frozen=True)
+class CaptionRow:
+    id: str
+    caption: str | None
+    error: str | None
+    video: str | None
+    model: str | None
+    source: str
+
+
+@dataclass
+class CaptionSet:
+    name: str
+    path: Path
+    rows: dict[str, CaptionRow]
+    errors: list[DataError] = field(default_factory=list)
+    _by_video: dict[str, CaptionRow] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for row in self.rows.values():
+            if row.video:
+                p = Path(row.video)
+                for key in (row.video, p.name, p.stem):
+                    self._by_video.setdefault(key, row)
+
+    def lookup(self, item_id: str, video: str | None = None) -> CaptionRow | None:
+        """The caption of an item: by id, else by the item's video path, file name or stem."""
+        row = self.rows.get(item_id)
+        if row is not None:
+            return row
+        for key in filter(None, (item_id, video, video and Path(video).name, video and Path(video).stem,
+                                 Path(item_id).stem)):
+            if key in self._by_video:
+                return self._by_video[key]
+            if key in self.rows:
+                return self.rows[key]
+        return None
+
+    @property
+    def model(self) -> str | None:
+        return next((r.model for r in self.rows.values() if r.model), None)
+
+
+def load_captions(path: str | Path, name: str | None = None, sample: int = 0) -> CaptionSet:
+    """Read a captions JSONL file; rows of other ``sample`` indices are skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: captions file not found")
+    rows: dict[str, CaptionRow] = {}
+    errors: list[DataError] = []
+    for line, obj in iter_jsonl(path):
+        where = f"{path}:{line}"
+        if (obj.get("sample") or 0) != sample:
+            continue
+        row_id = obj.get("id")
+        if not isinstance(row_id, (str, int)) or isinstance(row_id, bool) or str(row_id).strip() == "":
+            errors.append(DataError(f"{where}: caption row has no 'id'"))
+            continue
+        caption, error = obj.get("caption"), obj.get("error")
+        if error is not None and not isinstance(error, str):
+            error = str(error)
+        if caption is not None and not isinstance(caption, str):
+            errors.append(DataError(f"{where}: 'caption' must be a string"))
+            continue
+        if error is None and caption is None:
+            error = "the caption row has neither a caption nor an error"
+        video = obj.get("video") if isinstance(obj.get("video"), str) else None
+        model = obj.get("model") if isinstance(obj.get("model"), str) else None
+        rows[str(row_id)] = CaptionRow(str(row_id), caption, error, video, model, where)
+    return CaptionSet(name or path.stem, path, rows, errors)

@@ -1,0 +1,118 @@
+"""One evaluation job end to end: load, judge (cached), write report.json, report.html, run.json.
+
+``avcap eval`` is a thin layer over ``run_job``; benchmarks and tests call it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from avcap.data import atomic_write_json, atomic_write_text
+from avcap.errors import ConfigError, DataError
+from avcap.eval.captions import CaptionSet, load_captions
+from avcap.eval.loaders import Benchmark, load_benchmark
+from avcap.eval.report_html import render_html
+from avcap.eval.report_json import Prices, build_report
+from avcap.eval.runner import EvalConfig, check_applicable, count_units, run_eval
+from avcap.judge import BackendOptions, Judge, JudgeCache, JudgeConfig, JudgeStats, create_backend
+from avcap.judge.prompts import ALL_PROMPTS
+
+
+@dataclass
+class EvalJob:
+    data: Path
+    captions: list[Path]  # the first is the main file; the others are compared with it
+    out: Path
+    config: EvalConfig = field(default_factory=EvalConfig)
+    judge: str = "openai"
+    backend: BackendOptions = field(default_factory=BackendOptions)
+    judge_config: JudgeConfig = field(default_factory=JudgeConfig)
+    cache_path: Path | None = None  # default: OUT/judge_cache.sqlite
+    prices: Prices | None = None
+    sample: int = 0  # which sample index of the caption files to evaluate
+
+    def __post_init__(self) -> None:
+        if not self.captions:
+            raise ConfigError("give at least one captions file")
+        if self.sample < 0:
+            raise ConfigError("sample must be >= 0")
+
+
+@dataclass
+class JobOutcome:
+    report: dict
+    report_path: Path
+    html_path: Path
+    stats: JudgeStats
+    wall_s: float
+
+
+def _caption_sets(paths: list[Path], sample: int) -> list[CaptionSet]:
+    sets, names = [], set()
+    for path in paths:
+        name = path.stem
+        n = 2
+        while name in names:  # two files called captions.jsonl in different folders
+            name, n = f"{path.stem}#{n}", n + 1
+        names.add(name)
+        sets.append(load_captions(path, name=name, sample=sample))
+    return sets
+
+
+def load_inputs(job: EvalJob) -> tuple[Benchmark, list[CaptionSet]]:
+    bench = load_benchmark(job.data)
+    if not bench.rows and not bench.qa:
+        first = f": {bench.errors[0]}" if bench.errors else ""
+        raise DataError(f"{job.data}: no usable rows{first}")
+    check_applicable(bench, job.config)
+    return bench, _caption_sets(job.captions, job.sample)
+
+
+def make_judge(job: EvalJob) -> Judge | None:
+    if not job.config.needs_judge:
+        return None
+    backend = create_backend(job.judge, job.backend)
+    load = getattr(backend, "load", None)
+    if load is not None:  # a local model: fail now, in one line, rather than once per item
+        load()
+    cache = JudgeCache(job.cache_path or job.out / "judge_cache.sqlite")
+    return Judge(backend, cache, job.judge_config)
+
+
+def run_job(job: EvalJob, progress: bool = True, judge: Judge | None = None) -> JobOutcome:
+    """Run ``job``; ``judge`` overrides the one the job describes (tests pass a scripted one)."""
+    bench, sets = load_inputs(job)
+    judge = judge if judge is not None else make_judge(job)
+    total = count_units(bench, sets, job.config)
+    start = time.perf_counter()
+
+    async def go():
+        from tqdm import tqdm
+
+        with tqdm(total=total, desc="evaluating", unit="item", disable=not progress, file=sys.stderr) as bar:
+            try:
+                return await run_eval(bench, sets, judge, job.config, on_unit_done=lambda: bar.update(1))
+            finally:
+                if judge is not None:
+                    await judge.aclose()
+
+    result = asyncio.run(go())
+    wall_s = time.perf_counter() - start
+    judge_info = None
+    if judge is not None:
+        judge_info = {
+            "backend": judge.backend.name, "model": judge.backend.model,
+            "temperature": judge.config.temperature, "prompts": [p.key for p in ALL_PROMPTS],
+        }
+    report = build_report(bench, sets, result, job.config, judge_info, job.prices)
+    job.out.mkdir(parents=True, exist_ok=True)
+    report_path, html_path = job.out / "report.json", job.out / "report.html"
+    atomic_write_json(report_path, report)
+    atomic_write_text(html_path, render_html(report))
+    stats = judge.stats if judge is not None else JudgeStats()
+    atomic_write_json(job.out / "run.json", {"wall_s": wall_s, "units": total, "judge_stats": asdict(stats)})
+    return JobOutcome(report, report_path, html_path, stats, wall_s)

@@ -1,0 +1,123 @@
+import pytest
+
+from avcap.judge import results as R
+from avcap.judge.prompts import CHECKLIST_DIMENSIONS
+from avcap.judge.types import AnswerError
+
+EVENTS = ["A man opens the door.", "A dog barks twice.", "Rain falls on the roof.", "A woman says hello."]
+
+
+def test_event_judgment_numbers_texts_and_fuzzy_matches():
+    out = R.parse_event_judgment(
+        {"missing": [1, "2. A dog barks twice.", "rain falls on the roof"], "incorrect": ["#4"], "hallucinated": ["A cat sleeps."]},
+        EVENTS,
+    )
+    assert out.missing == (0, 1, 2) and out.incorrect == (3,) and out.hallucinated == ("A cat sleeps.",)
+    assert out.n_events == 4 and out.notes == ()
+    fuzzy = R.parse_event_judgment({"missing": ["A dog barked twice"], "incorrect": [], "hallucinated": []}, EVENTS)
+    assert fuzzy.missing == (1,)
+
+
+def test_event_judgment_drops_unknown_events_with_a_note():
+    out = R.parse_event_judgment({"missing": [9, "A horse gallops.", 0, True], "incorrect": [], "hallucinated": []}, EVENTS)
+    assert out.missing == ()
+    assert len(out.notes) == 1 and "dropped 4 missing events" in out.notes[0]
+
+
+def test_event_listed_as_missing_and_incorrect_counts_once_as_incorrect():
+    out = R.parse_event_judgment({"missing": [1, 2, 2], "incorrect": [2, 3], "hallucinated": ["x", "x", ""]}, EVENTS)
+    assert out.missing == (0,) and out.incorrect == (1, 2)
+    assert out.hallucinated == ("x",)
+    assert any("both missing and incorrect" in n for n in out.notes)
+    assert len(out.missing) + len(out.incorrect) <= out.n_events
+
+
+def test_event_judgment_alias_keys_are_accepted():
+    out = R.parse_event_judgment({"Missing Events": [1], "incorrect_events": [], "hallucinations": []}, EVENTS)
+    assert out.missing == (0,)
+
+
+@pytest.mark.parametrize("value", [[1, 2], {"missing": [1]}, {"missing": 1, "incorrect": [], "hallucinated": []},
+                                   {"missing": [], "incorrect": [], "hallucinated": [{"a": [1]}]}])
+def test_event_judgment_bad_shapes_raise(value):
+    with pytest.raises(AnswerError):
+        R.parse_event_judgment(value, EVENTS)
+
+
+def test_event_list_clipping_is_recorded():
+    out = R.parse_event_list({"events": [f"e{i}" for i in range(14)] + [" "]}, max_events=10)
+    assert len(out.events) == 10 and out.events[0] == "e0"
+    assert any("clipped 14 events to the first 10" in n for n in out.notes)
+    assert any("dropped 1 empty" in n for n in out.notes)
+    assert R.parse_event_list(["a", "b"]).events == ("a", "b")  # a bare list is accepted
+
+
+def test_entailments_forms():
+    assert R.parse_entailments({"labels": [{"event": 2, "label": "Neutral"}, {"event": 1, "label": "entailed"}]}, 2).labels == (
+        "entailment", "neutral")
+    assert R.parse_entailments(["entailment", "contradiction."], 2).n_entailed == 1
+    assert R.parse_entailments({"labels": {"1": "entailment"}}, 1).labels == ("entailment",)
+    with pytest.raises(AnswerError, match="no label for events \\[2\\]"):
+        R.parse_entailments({"labels": ["entailment"]}, 2)
+    with pytest.raises(AnswerError, match="unknown entailment label"):
+        R.parse_entailments({"labels": ["maybe"]}, 1)
+    with pytest.raises(AnswerError):
+        R.parse_entailments({"labels": [{"event": 5, "label": "neutral"}]}, 2)
+
+
+def test_keypoints_dimensions_are_canonicalised():
+    out = R.parse_keypoints({"keypoints": [{"dimension": "auditory", "text": "A bell rings."},
+                                           {"dimension": "3. Spatio-temporal", "text": "The camera pans."},
+                                           {"dimension": "mood", "text": "It is calm."}, "Plain point", {"text": ""}]})
+    dims = [d for d, _ in out.items]
+    assert dims == ["Auditory Elements", "Spatio-temporal & Cinematography", "unspecified", "unspecified"]
+    assert set(dims[:2]) <= set(CHECKLIST_DIMENSIONS)
+    assert out.notes == ("2 keypoints without a known dimension",)
+
+
+def test_keypoint_hits_and_dialogue_and_speakers_and_qa():
+    hits = R.parse_keypoint_hits({"correct": [1, 3, 3, 7]}, ["a", "b", "c"])
+    assert hits.correct == (0, 2) and hits.n_keypoints == 3 and hits.notes
+    dialogue = R.parse_dialogue({"dialogue": [{"speaker": "a man", "utterance": " hi  there "}, ["woman", "bye"],
+                                              {"speaker": "x", "utterance": ""}]})
+    assert dialogue.turns == (("a man", "hi there"), ("woman", "bye")) and dialogue.notes
+    with pytest.raises(AnswerError):
+        R.parse_dialogue({"dialogue": ["just text"]})
+    assert R.parse_speaker_verdicts({"same": [True, "no", 1]}, 3).same == (True, False, True)
+    with pytest.raises(AnswerError, match="expected 2 verdicts"):
+        R.parse_speaker_verdicts({"same": [True]}, 2)
+    assert R.parse_qa_answer({"answer": " B "}).answer == "B"
+    with pytest.raises(AnswerError):
+        R.parse_qa_answer({"answer": ["B"]})
+
+
+def test_parsers_raise_only_answer_error_on_random_json():
+    """Whatever shape a judge returns, a parser either types it or raises AnswerError (a re-ask)."""
+    import random
+
+    rng = random.Random(0)
+    leaves = [0, 3, 11, -1, 2.5, "", "3", "2. A dog barks twice.", "entailment", "yes", "#1", "Auditory", None, True, EVENTS[0]]
+    keys = ["missing", "incorrect", "hallucinated", "events", "labels", "event", "label", "keypoints", "text",
+            "dimension", "dialogue", "speaker", "utterance", "same", "answer", "correct", "id"]
+
+    def value(depth=0):
+        kind = rng.randrange(4 if depth < 3 else 2)
+        if kind < 2:
+            return rng.choice(leaves)
+        if kind == 2:
+            return [value(depth + 1) for _ in range(rng.randrange(4))]
+        return {rng.choice(keys): value(depth + 1) for _ in range(rng.randrange(5))}
+
+    parsers = [lambda v: R.parse_event_list(v, 10), lambda v: R.parse_event_judgment(v, EVENTS),
+               lambda v: R.parse_entailments(v, 2), R.parse_keypoints, lambda v: R.parse_keypoint_hits(v, EVENTS),
+               R.parse_dialogue, lambda v: R.parse_speaker_verdicts(v, 2), R.parse_qa_answer]
+    typed = 0
+    for _ in range(1500):
+        v = value()
+        for parse in parsers:
+            try:
+                parse(v)
+                typed += 1
+            except AnswerError:
+                pass
+    assert typed > 100  # some random answers have the right shape
