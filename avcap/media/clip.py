@@ -17,6 +17,8 @@ class Clip:
     frames:      uint8 RGB, shape [N, H, W, 3], already resized by the sampling policy.
     frame_times: seconds from the start of the video, shape [N], increasing; kept so audio
                  and visual tokens can be interleaved by time (video-SALMONN 2 eqs. 4-6).
+                 (Frames loaded at explicit times, e.g. a Tarsier2 corruption, keep the order
+                 and repeats they were asked for.)
     audio:       float32 mono at ``sample_rate_hz`` (16 kHz), shape [S]; zeros covering the
                  duration when the video has no audio stream (``has_audio`` is then False).
     duration_s:  length of the video in seconds.

@@ -1,0 +1,260 @@
+"""Sampling policies: which frame times and what frame size each captioner family expects.
+
+A policy is a small frozen dataclass; ``plan(...)`` is a pure function of the source's duration,
+frame rate and size. ``get_policy(name, **overrides)`` selects one by the names the CLI flag
+``--frames`` accepts. The model's own processor still normalises the frames; a policy only
+decides *which* frames are decoded and bounds their size so memory stays small.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from avcap.errors import ConfigError
+from avcap.media import sampling
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    """What a policy picks for one video."""
+
+    frame_times: list[float]  # [N] seconds from the first video frame, in the order the model sees them
+    height: int  # output frame height (after padding, if any)
+    width: int
+    content_height: int  # the resized picture inside the frame (== height/width unless padded)
+    content_width: int
+    pad_value: int | None = None  # grey level of the square padding, None = no padding
+
+
+@dataclass(frozen=True)
+class SamplingPolicy:
+    """Base of every policy: subclasses define ``frame_times`` and ``content_size``."""
+
+    name: str = ""
+    pad_value: int | None = field(default=None, init=False)
+
+    def frame_times(self, duration_s: float, source_fps: float, num_source_frames: int | None = None) -> list[float]:
+        raise NotImplementedError
+
+    def content_size(self, height: int, width: int, num_frames: int) -> tuple[int, int]:
+        """(height, width) of the resized upright picture."""
+        raise NotImplementedError
+
+    def output_size(self, height: int, width: int, num_frames: int) -> tuple[int, int]:
+        return self.content_size(height, width, num_frames)
+
+    def plan(
+        self, duration_s: float, source_fps: float, height: int, width: int, num_source_frames: int | None = None
+    ) -> SamplingPlan:
+        times = self.frame_times(duration_s, source_fps, num_source_frames)
+        ch, cw = self.content_size(height, width, len(times))
+        oh, ow = self.output_size(height, width, len(times))
+        return SamplingPlan(times, oh, ow, ch, cw, self.pad_value)
+
+    def at_times(self, times: list[float]) -> FixedTimesPolicy:
+        """This policy's frame size, but the given frame times (e.g. a Tarsier2 corruption)."""
+        return FixedTimesPolicy(base=self, times=tuple(float(t) for t in times))
+
+    def describe(self) -> str:
+        settings = ", ".join(f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self) if f.init and f.name != "name")
+        return f"{self.name} ({settings})"
+
+
+def _positive(policy: str, **values: float) -> None:
+    for key, value in values.items():
+        if value is None or not value > 0:
+            raise ConfigError(f"policy {policy}: {key} must be > 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Salmonn2Policy(SamplingPolicy):
+    """video-SALMONN 2 (§3.1, §4.1): 1 fps, at most 110 frames, uniform above; short side <= ``size``.
+
+    ``size`` 384 is the SigLIP-so400m-384 input of the first release; frames are not upscaled.
+    """
+
+    name: str = "salmonn2"
+    fps: float = 1.0
+    max_frames: int = 110
+    size: int = 384
+
+    def __post_init__(self) -> None:
+        _positive(self.name, fps=self.fps, max_frames=self.max_frames, size=self.size)
+
+    def frame_times(self, duration_s, source_fps, num_source_frames=None):
+        return sampling.salmonn2_frame_times(duration_s, self.fps, self.max_frames)
+
+    def content_size(self, height, width, num_frames):
+        return sampling.short_side_size(height, width, self.size)
+
+
+@dataclass(frozen=True)
+class QwenPolicy(SamplingPolicy):
+    """Qwen2.5-Omni / Qwen2.5-VL video input (qwen-omni-utils / qwen-vl-utils ``fetch_video``).
+
+    ``fps`` frames per second (even count), each frame ``smart_resize``d to multiples of 28 within
+    [min_pixels, per-frame cap], the cap shrinking so all frames fit ``total_pixels``. Where the
+    release's per-frame floor (1.05 * min_pixels) would overrun ``total_pixels`` on long videos,
+    ``enforce_total`` drops frame pairs until the total holds (the release silently overruns).
+    """
+
+    name: str = "omni"
+    fps: float = 2.0
+    min_frames: int = 4
+    max_frames: int = 768
+    min_pixels: int = sampling.QWEN_VIDEO_MIN_PIXELS
+    max_pixels: int = 512 * 28 * 28  # AVoCaDO: 401,408 pixels per frame
+    total_pixels: int = 25_600 * 28 * 28  # AVoCaDO: 20,070,400 pixels (25,600 video tokens)
+    enforce_total: bool = True
+
+    def __post_init__(self) -> None:
+        _positive(self.name, fps=self.fps, min_frames=self.min_frames, max_frames=self.max_frames,
+                  min_pixels=self.min_pixels, max_pixels=self.max_pixels, total_pixels=self.total_pixels)
+        if self.max_pixels < self.min_pixels:
+            raise ConfigError(f"policy {self.name}: max_pixels {self.max_pixels} < min_pixels {self.min_pixels}")
+
+    def frame_times(self, duration_s, source_fps, num_source_frames=None):
+        return sampling.qwen_frame_times(
+            duration_s, source_fps, self.fps, self.min_frames, self.max_frames, num_source_frames
+        )
+
+    def content_size(self, height, width, num_frames):
+        cap = sampling.qwen_frame_max_pixels(num_frames, self.max_pixels, self.total_pixels, self.min_pixels)
+        return sampling.smart_resize(height, width, sampling.QWEN_PATCH_FACTOR, self.min_pixels, cap)
+
+    def plan(self, duration_s, source_fps, height, width, num_source_frames=None):
+        policy = self
+        while True:
+            result = SamplingPolicy.plan(policy, duration_s, source_fps, height, width, num_source_frames)
+            n = len(result.frame_times)
+            # n frames = n/2 temporal patches of h*w pixels each: the budget is on n/2 * h * w.
+            if not self.enforce_total or n <= 2 or n * result.height * result.width <= 2 * self.total_pixels:
+                return result
+            policy = dataclasses.replace(policy, max_frames=n - 2, min_frames=min(policy.min_frames, n - 2))
+
+
+@dataclass(frozen=True)
+class Tarsier2Policy(SamplingPolicy):
+    """Tarsier2: ``num_frames`` uniform frames including first and last; area <= ``max_pixels``.
+
+    460,800 (= 1280*720/2) with no rounding factor is the release's default ``resize2pixels``.
+    """
+
+    name: str = "tarsier2"
+    num_frames: int = 16
+    max_pixels: int = 460_800
+
+    def __post_init__(self) -> None:
+        _positive(self.name, num_frames=self.num_frames, max_pixels=self.max_pixels)
+
+    def frame_times(self, duration_s, source_fps, num_source_frames=None):
+        return sampling.tarsier2_frame_times(duration_s, source_fps, self.num_frames, num_source_frames)
+
+    def content_size(self, height, width, num_frames):
+        return sampling.smart_resize(height, width, factor=1, min_pixels=0, max_pixels=self.max_pixels)
+
+
+@dataclass(frozen=True)
+class VideoLLaMA2Policy(SamplingPolicy):
+    """VideoLLaMA 2: the middle frame of each of ``num_frames`` segments, padded to a square of ``size``.
+
+    The release pads each frame to a square with the SigLIP mean grey (0.5 * 255 -> 127)
+    ('pad' aspect mode) before its 384 x 384 resize; we resize the long side to ``size`` then pad.
+    """
+
+    name: str = "videollama2"
+    num_frames: int = 16
+    size: int = 384
+
+    def __post_init__(self) -> None:
+        _positive(self.name, num_frames=self.num_frames, size=self.size)
+        object.__setattr__(self, "pad_value", 127)
+
+    def frame_times(self, duration_s, source_fps, num_source_frames=None):
+        return sampling.videollama2_frame_times(duration_s, source_fps, self.num_frames, num_source_frames)
+
+    def content_size(self, height, width, num_frames):
+        return sampling.long_side_size(height, width, self.size)
+
+    def output_size(self, height, width, num_frames):
+        return self.size, self.size
+
+
+@dataclass(frozen=True)
+class FixedTimesPolicy(SamplingPolicy):
+    """Explicit frame times (any order, repeats allowed) with another policy's frame size."""
+
+    name: str = "fixed"
+    base: SamplingPolicy = field(default_factory=Salmonn2Policy)
+    times: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.times:
+            raise ConfigError("fixed frame times: at least one time is needed")
+        if any(not t >= 0 for t in self.times):
+            raise ConfigError(f"fixed frame times must be >= 0, got {min(self.times)}")
+        object.__setattr__(self, "name", f"{self.base.name}@times")
+        object.__setattr__(self, "pad_value", self.base.pad_value)
+
+    def frame_times(self, duration_s, source_fps, num_source_frames=None):
+        if max(self.times) > duration_s + 1e-6:
+            raise ValueError(f"frame time {max(self.times):.3f} s is past the end ({duration_s:.3f} s)")
+        return list(self.times)
+
+    def content_size(self, height, width, num_frames):
+        return self.base.content_size(height, width, num_frames)
+
+    def output_size(self, height, width, num_frames):
+        return self.base.output_size(height, width, num_frames)
+
+    def describe(self) -> str:
+        return f"{self.base.describe()} at {len(self.times)} explicit times"
+
+
+def _qwen_vl() -> QwenPolicy:
+    # qwen-vl-utils defaults for Qwen2/2.5-VL: 2 fps, 128..768 tokens of 28x28 per frame, a
+    # total of 90 % of a 128K-token context.
+    return QwenPolicy(
+        name="qwen-vl", max_pixels=sampling.QWEN_VIDEO_MAX_PIXELS, total_pixels=int(128_000 * 28 * 28 * 0.9)
+    )
+
+
+POLICIES = {
+    "salmonn2": Salmonn2Policy,
+    "omni": QwenPolicy,
+    "qwen-vl": _qwen_vl,
+    "tarsier2": Tarsier2Policy,
+    "videollama2": VideoLLaMA2Policy,
+}
+
+POLICY_HELP = {  # one line each for ``--frames`` help (a token is a 28x28-pixel patch)
+    "salmonn2": "video-SALMONN 2: 1 fps, <=110 frames, short side <=384",
+    "omni": "Qwen2.5-Omni/AVoCaDO: 2 fps, <=512 tokens/frame, 25,600 total",
+    "qwen-vl": "Qwen2/2.5-VL: 2 fps, <=768 tokens/frame (qwen-vl-utils)",
+    "tarsier2": "Tarsier2: 16 uniform frames incl. ends, <=460,800 px",
+    "videollama2": "VideoLLaMA 2: 16 segment middles, padded to 384x384",
+}
+
+
+def get_policy(name: str | SamplingPolicy, **overrides) -> SamplingPolicy:
+    """The policy called ``name`` with ``overrides`` applied (None values are ignored).
+
+    >>> get_policy("salmonn2", max_frames=32).max_frames
+    32
+    """
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if isinstance(name, SamplingPolicy):
+        policy = name
+    else:
+        factory = POLICIES.get(str(name).lower())
+        if factory is None:
+            raise ConfigError(f"unknown frame policy {name!r} (choose from {', '.join(POLICIES)})")
+        policy = factory()
+    if not overrides:
+        return policy
+    settable = {f.name for f in dataclasses.fields(policy) if f.init and f.name not in ("name", "base", "times")}
+    unknown = sorted(set(overrides) - settable)
+    if unknown:
+        raise ConfigError(f"policy {policy.name} has no setting {', '.join(unknown)} (settings: {', '.join(sorted(settable))})")
+    return dataclasses.replace(policy, **overrides)
