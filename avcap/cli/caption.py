@@ -1,7 +1,108 @@
-"""Placeholder until its issue lands; registers nothing."""
+"""``avcap caption``: caption videos, folders or dataset files into a resumable captions.jsonl."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
+from avcap.media.policies import POLICY_HELP
+from avcap.models.registry import BACKENDS, DEFAULT_MODEL
+
+_POLICIES = ", ".join(POLICY_HELP)
+
+HELP = f"""Caption videos with an audio-visual (or visual-only) model, one JSONL row each.
+
+INPUT is any mix of video files, folders (searched recursively for videos) and dataset files (.json list or .jsonl rows in the video-SALMONN 2 format: "video", optional "id", "audio", "conversations"). The prompt is --prompt / --prompt-preset if given, else a dataset row's own prompt, else the model's default.
+
+\b
+Examples:
+  avcap caption clip.mp4 --model tiny:omni          # offline miniature
+  avcap caption videos/ -o captions.jsonl -b 8      # default model
+  avcap caption test.json -m AVoCaDO-Captioner/AVoCaDO
+  avcap caption videos/ -m ./ckpt --prompt-preset tarsier2-grounded
+  avcap caption train.jsonl --temperature 1 -n 8 --seed 0 -o samples.jsonl
+
+\b
+Models (--model): a model-hub id, a checkpoint folder, or a miniature:
+  tiny:salmonn2  tiny:salmonn2-v1  tiny:omni (Qwen2.5-Omni thinker)
+  tiny:qwen3-omni  tiny:qwen2-vl  tiny:qwen2.5-vl  tiny:qwen3-vl
+  tiny:tarsier2
+The family is read from config.json (--backend auto). Default model:
+{DEFAULT_MODEL} (video-SALMONN 2+ 7B).
+
+\b
+Output (--out): rows appended and flushed one at a time:
+  {{"id", "video", "caption", "model", "generation", "seconds",
+   "error", "sample"}}
+
+Re-running the same command resumes: finished (id, sample) rows are skipped; rows that ended in an error (e.g. an unreadable video) are removed and retried. A failing video never stops the run; its row carries a one-line "error". Exit status: 0 all captioned, 1 some videos failed, 2 bad arguments or model.
+"""
+
+
+def caption_cmd(
+    inputs: list[Path] = typer.Argument(..., metavar="INPUT...", help="Video files, folders or dataset files (.json/.jsonl).",
+                                        show_default=False),
+    model: str = typer.Option(DEFAULT_MODEL, "--model", "-m", help="Hub id, local checkpoint folder, or tiny:<name>."),
+    out: Path = typer.Option(Path("captions.jsonl"), "--out", "-o", help="Captions file (JSONL; resumed if it exists)."),
+    backend: str = typer.Option("auto", help="Model family: " + ", ".join(BACKENDS) + " (auto reads config.json)."),
+    prompt: str = typer.Option(None, help="Instruction for every video (overrides dataset prompts)."),
+    prompt_preset: str = typer.Option(None, "--prompt-preset",
+                                      help="Named prompt: default, avocado, tarsier2, tarsier2-grounded."),
+    batch_size: int = typer.Option(1, "--batch-size", "-b", help="Videos per generate call (left-padded, KV cache)."),
+    max_new_tokens: int = typer.Option(2048, "--max-new-tokens", help="Caption length limit in tokens (AVoCaDO: 2048)."),
+    temperature: float = typer.Option(0.0, help="0 = greedy decoding; > 0 samples."),
+    top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass (with --temperature > 0)."),
+    repetition_penalty: float = typer.Option(1.0, "--repetition-penalty", help="1.0 = off."),
+    num_samples: int = typer.Option(1, "--num-samples", "-n", help="Captions per video (needs --temperature > 0)."),
+    seed: int = typer.Option(None, help="Random seed for sampling (reproducible for the same inputs and batch size)."),
+    frames: str = typer.Option(None, "--frames", help=f"Frame sampling policy ({_POLICIES}); default: the model's own."),
+    device: str = typer.Option("auto", help="auto (CUDA if present), cpu, cuda, cuda:1, ..."),
+    dtype: str = typer.Option("auto", help="auto (bf16 on GPU, float32 on CPU), bf16, fp16, fp32."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar with ETA."),
+    prefetch: bool = typer.Option(True, "--prefetch/--no-prefetch", help="Decode the next batch while generating."),
+) -> None:
+    from avcap.errors import AvcapError, ConfigError
+    from avcap.media import get_policy
+    from avcap.models import GenerationConfig, load_captioner
+    from avcap.models.captioning import CaptionRunConfig, collect_items, resolve_prompt, run_captioning
+
+    try:
+        generation = GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                                      num_samples=num_samples, repetition_penalty=repetition_penalty, seed=seed)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    try:
+        if frames is not None:
+            get_policy(frames)
+        run_prompt = resolve_prompt(prompt, prompt_preset)
+        config = CaptionRunConfig(out=out, generation=generation, prompt=run_prompt, frames=frames,
+                                  batch_size=batch_size, prefetch=prefetch, progress=progress)
+        items, warnings = collect_items(inputs)
+    except ConfigError as err:
+        raise typer.BadParameter(str(err)) from err
+    except AvcapError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=2) from None
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if not items:
+        typer.echo("error: no videos to caption", err=True)
+        raise typer.Exit(code=2)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # one progress bar (ours), not one per weight file
+    try:
+        captioner = load_captioner(model, backend=backend, device=device, dtype=None if dtype == "auto" else dtype)
+        summary = run_captioning(captioner, items, config)
+    except AvcapError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"{summary.out}: {summary.captioned} captioned, {summary.skipped} already done, "
+               f"{summary.failed} failed ({summary.seconds:.1f} s)")
+    if summary.failed:
+        raise typer.Exit(code=1)
+
 
 def register(app: typer.Typer) -> None:
-    return None
+    app.command("caption", help=HELP, no_args_is_help=True)(caption_cmd)

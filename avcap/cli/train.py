@@ -1,0 +1,70 @@
+"""``avcap train <recipe> --config FILE.yaml [--key value ...]``: the training recipes.
+
+Flags are not declared here: every ``--key value`` (dotted for nested groups, e.g.
+``--optim.learning_rate 1e-5``) is a field of the recipe's config dataclass in
+:mod:`avcap.train.configs`, and the help below is generated from those dataclasses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+RECIPE_HELP = {
+    "align": "Audio modality alignment: train only the audio aligner on ASR / audio-caption rows.",
+    "sft": "Audio-visual SFT: LoRA on the LLM plus the audio aligner, loss on the answer tokens.",
+    "dpo": "One DPO round on preference rows (reference = the model with its fresh LoRA disabled).",
+    "gdpo": "One gDPO round: DPO + λ·cross-entropy on the ground-truth caption (video-SALMONN 2 eq. 9).",
+    "mrdpo": "Multi-round DPO: per round sample, judge, select pairs (Table 6), train gDPO, merge the LoRA.",
+}
+
+LAUNCH = """\b
+Launch on several GPUs or nodes with torchrun or accelerate:
+  torchrun --nproc_per_node 8 -m avcap.train {name} --config run.yaml
+  accelerate launch --config_file configs/train/accelerate_fsdp.yaml -m avcap.train {name} --config run.yaml
+DeepSpeed ZeRO-2/3: --optim.deepspeed configs/train/ds_zero2.json (or ds_zero3.json).
+A killed run resumes when re-run with the same output_dir."""
+
+
+def _help(name: str) -> str:
+    from avcap.config import config_help
+    from avcap.train.configs import RECIPE_CONFIGS
+
+    cls = RECIPE_CONFIGS[name]
+    options = config_help(cls)
+    return (f"{RECIPE_HELP[name]}\n\n{(cls.__doc__ or '').strip()}\n\n" + LAUNCH.format(name=name)
+            + "\n\n\b\nConfig keys (YAML or --key value):\n" + options)
+
+
+def _command(name: str):
+    def command(
+        ctx: typer.Context,
+        config: Path = typer.Option(None, "--config", "-c", help="YAML file with the recipe's config keys."),
+    ) -> None:
+        from avcap.errors import AvcapError, ConfigError
+        from avcap.train.recipes import run_recipe
+
+        try:
+            report = run_recipe(name, config, list(ctx.args))
+        except ConfigError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(code=2) from None
+        except AvcapError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(code=1) from None
+        where = report.get("final_model") or report.get("model")
+        typer.echo(f"avcap train {name}: done; model at {where}")
+
+    return command
+
+
+def register(app: typer.Typer) -> None:
+    train_app = typer.Typer(help="Train captioners: align, sft, dpo, gdpo, mrdpo (video-SALMONN 2 recipes).",
+                            no_args_is_help=True)
+    for name in RECIPE_HELP:
+        train_app.command(
+            name, help=_help(name), short_help=RECIPE_HELP[name],
+            context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        )(_command(name))
+    app.add_typer(train_app, name="train")

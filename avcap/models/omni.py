@@ -1,0 +1,234 @@
+"""Qwen2.5-Omni and Qwen3-Omni captioners: the thinker only, with the video's own audio track.
+
+AVoCaDO's checkpoints are full Qwen2.5-Omni models (thinker + talker + token2wav); avcap loads
+only the thinker (``Qwen2_5OmniThinkerForConditionalGeneration``; transformers strips the
+``thinker.`` prefix and the talker is never built), which is what AVoCaDO's ``disable_talker()``
+leaves running. Audio-in-video follows the official ``use_audio_in_video`` semantics: the
+processor interleaves the clip's 16 kHz audio tokens with its video tokens by time, and the
+model's 3-D RoPE aligns them. The clip's decoded frames and audio are passed straight to the
+processor, so no file is decoded twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from avcap.errors import ModelError
+from avcap.media.clip import AUDIO_SAMPLE_RATE_HZ, Clip
+from avcap.models.hf_common import (
+    PixelBudget,
+    QwenCaptioner,
+    check_loaded,
+    clip_frame_rate,
+    read_json,
+    read_settings,
+    resolve_dtype,
+    video_input,
+    video_size_kwargs,
+)
+
+FAMILY = "omni"
+
+# AVoCaDO's inference script: Qwen2.5-Omni's own system prompt, audio in video, 512*28*28
+# pixels per frame and 20,070,400 in all (REFERENCE.md; qwen-omni-utils' 128*28*28 minimum).
+QWEN25_OMNI_SYSTEM = (
+    "You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of perceiving "
+    "auditory and visual inputs, as well as generating text and speech."
+)
+AVOCADO_PROMPT = (
+    "Provide a comprehensive description of all the content in the video, leaving out no details. "
+    "Be sure to include as much of the audio information as possible, and ensure that your "
+    "descriptions of the audio and video are closely aligned."
+)
+AVOCADO_PIXELS = PixelBudget(min_pixels=128 * 28 * 28, max_pixels=401_408, total_pixels=20_070_400)
+
+# model_type -> variant; a full model (thinker + talker) or a thinker-only checkpoint.
+_MODEL_TYPES = {
+    "qwen2_5_omni": "qwen2.5-omni",
+    "qwen2_5_omni_thinker": "qwen2.5-omni",
+    "qwen3_omni_moe": "qwen3-omni",
+    "qwen3_omni_moe_thinker": "qwen3-omni",
+}
+_ARCH_PREFIXES = {"Qwen2_5Omni": "qwen2.5-omni", "Qwen3OmniMoe": "qwen3-omni"}
+
+
+def _variant(config: dict) -> str | None:
+    if config.get("model_type") in _MODEL_TYPES:
+        return _MODEL_TYPES[config["model_type"]]
+    for arch in config.get("architectures") or []:
+        for prefix, variant in _ARCH_PREFIXES.items():
+            if arch.startswith(prefix):
+                return variant
+    return None
+
+
+def detect(config: dict) -> bool:
+    """True for Qwen2.5-Omni / Qwen3-Omni configs (full model or thinker only)."""
+    return _variant(config) is not None
+
+
+def _classes(variant: str):
+    import transformers as tf
+
+    if variant == "qwen2.5-omni":
+        return tf.Qwen2_5OmniConfig, tf.Qwen2_5OmniThinkerConfig, tf.Qwen2_5OmniThinkerForConditionalGeneration, tf.Qwen2_5OmniProcessor
+    return tf.Qwen3OmniMoeConfig, tf.Qwen3OmniMoeThinkerConfig, tf.Qwen3OmniMoeThinkerForConditionalGeneration, tf.Qwen3OmniMoeProcessor
+
+
+class OmniCaptioner(QwenCaptioner):
+    """Audio-visual captions from a Qwen-Omni thinker (``frame_policy`` "omni": 2 fps)."""
+
+    family = FAMILY
+    frame_policy = "omni"
+    default_prompt = AVOCADO_PROMPT
+    generate_kwargs = {"use_audio_in_video": True}
+
+    def __init__(self, name, model, processor, device, dtype, variant: str, pixels: PixelBudget, system_prompt):
+        super().__init__(name, model, processor, device, dtype)
+        self.variant = variant
+        self.pixels = pixels
+        self.system_prompt = system_prompt
+
+    def encode(self, clip: Clip, prompt: str) -> dict:
+        if clip.sample_rate_hz != AUDIO_SAMPLE_RATE_HZ:
+            raise ModelError(f"{clip.path}: audio must be {AUDIO_SAMPLE_RATE_HZ} Hz, got {clip.sample_rate_hz}")
+        conversation = []
+        if self.system_prompt:
+            conversation.append({"role": "system", "content": [{"type": "text", "text": self.system_prompt}]})
+        conversation.append({"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prompt}]})
+        text = self.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+        frames, _ = video_input(clip)
+        audio = clip.audio
+        if audio.size < AUDIO_SAMPLE_RATE_HZ // 10:
+            # A silent clip still gets audio tokens (zeros), so a batch never mixes the two layouts.
+            audio = np.zeros(AUDIO_SAMPLE_RATE_HZ // 10, dtype=np.float32)
+        videos_kwargs = video_size_kwargs(self.processor.video_processor, self.pixels, len(frames))
+        videos_kwargs["fps"] = clip_frame_rate(clip)  # seconds per temporal patch -> time positions
+        return self.processor(
+            text=[text],
+            videos=[frames],
+            audio=[np.asarray(audio, dtype=np.float32)],
+            audio_from_video_indices=[0],  # the audio slot is the video's own track
+            load_audio_from_video=True,
+            videos_kwargs=videos_kwargs,
+            return_tensors="pt",
+        )
+
+
+def load(name_or_path, device: str = "cpu", dtype=None, name: str | None = None) -> OmniCaptioner:
+    """Load the thinker and processor of a Qwen-Omni checkpoint (folder, hub id or ``tiny:*``)."""
+    from avcap.models.registry import resolve_checkpoint
+
+    path = resolve_checkpoint(name_or_path)
+    config = read_json(path / "config.json")
+    variant = _variant(config)
+    if variant is None:
+        raise ModelError(f"{path}: not a Qwen-Omni checkpoint (model_type {config.get('model_type')!r})")
+    full_cls, thinker_cfg_cls, thinker_cls, processor_cls = _classes(variant)
+    torch_dtype = resolve_dtype(device, dtype)
+    try:
+        if "thinker_config" in config:  # full model: keep only the thinker
+            thinker_config = full_cls.from_pretrained(path).thinker_config
+        else:
+            thinker_config = thinker_cfg_cls.from_pretrained(path)
+        model, info = thinker_cls.from_pretrained(path, config=thinker_config, dtype=torch_dtype, output_loading_info=True)
+        processor = processor_cls.from_pretrained(path)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ModelError(f"{path}: cannot load {variant} thinker ({type(err).__name__}: {err})") from None
+    # A full checkpoint also holds the speech generator, which the thinker does not use.
+    check_loaded(path, thinker_cls, info, ignore_unexpected=("talker.", "token2wav.", "code2wav."))
+    model.to(device).eval()
+    settings = read_settings(path)
+    pixels = PixelBudget(**settings["pixels"]) if "pixels" in settings else AVOCADO_PIXELS
+    system = QWEN25_OMNI_SYSTEM if variant == "qwen2.5-omni" else None
+    return OmniCaptioner(name or str(name_or_path), model, processor, device, torch_dtype, variant, pixels, system)
+
+
+# ---------------------------------------------------------------------------------------------
+# Miniatures (tiny.py dispatches here)
+
+_TOKENS = {
+    "qwen2.5-omni": {
+        "image_token": "<|IMAGE|>", "audio_token": "<|AUDIO|>", "video_token": "<|VIDEO|>",
+        "vision_bos_token": "<|vision_bos|>", "vision_eos_token": "<|vision_eos|>",
+        "audio_bos_token": "<|audio_bos|>", "audio_eos_token": "<|audio_eos|>",
+    },
+    "qwen3-omni": {
+        "image_token": "<|image_pad|>", "audio_token": "<|audio_pad|>", "video_token": "<|video_pad|>",
+        "vision_bos_token": "<|vision_start|>", "vision_eos_token": "<|vision_end|>",
+        "audio_bos_token": "<|audio_start|>", "audio_eos_token": "<|audio_end|>",
+    },
+}
+
+
+def _tiny_config(variant: str, tokenizer, ids: dict) -> object:
+    import transformers as tf
+
+    text = dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"), pad_token_id=tokenizer.pad_token_id,
+                initializer_range=0.2)
+    common = dict(audio_start_token_id=ids["audio_bos_token"], vision_start_token_id=ids["vision_bos_token"],
+                  user_token_id=tokenizer.convert_tokens_to_ids("user"), initializer_range=0.2)
+    if variant == "qwen2.5-omni":
+        return tf.Qwen2_5OmniThinkerConfig(
+            audio_config=dict(num_mel_bins=128, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=32,
+                              d_model=16, output_dim=32, n_window=100),
+            vision_config=dict(depth=2, hidden_size=16, intermediate_size=32, num_heads=2, out_hidden_size=32,
+                               fullatt_block_indexes=[1], patch_size=14, temporal_patch_size=2, spatial_merge_size=2),
+            text_config=dict(text, rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 1, 1]}),
+            audio_token_index=ids["audio_token"], image_token_index=ids["image_token"],
+            video_token_index=ids["video_token"], audio_end_token_id=ids["audio_eos_token"],
+            vision_end_token_id=ids["vision_eos_token"], **common)
+    return tf.Qwen3OmniMoeThinkerConfig(
+        audio_config=dict(num_mel_bins=128, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=32,
+                          d_model=16, output_dim=32, n_window=50, downsample_hidden_size=8, conv_chunksize=50),
+        vision_config=dict(depth=2, hidden_size=16, intermediate_size=32, num_heads=2, out_hidden_size=32,
+                           patch_size=16, temporal_patch_size=2, spatial_merge_size=2, num_position_embeddings=64,
+                           deepstack_visual_indexes=[0]),
+        text_config=dict(text, head_dim=8, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=16,
+                         rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 1, 1],
+                                          "interleaved": True}),
+        audio_token_id=ids["audio_token"], image_token_id=ids["image_token"], video_token_id=ids["video_token"],
+        **common)
+
+
+def build_tiny(out_dir, variant: str = "qwen2.5-omni") -> Path:
+    """A random-init Qwen-Omni thinker (~0.1M parameters) with its processor, in the official layout."""
+    import transformers as tf
+
+    from avcap.models import tiny
+
+    if variant not in _TOKENS:
+        raise ModelError(f"omni: unknown tiny variant {variant!r}; choose {', '.join(_TOKENS)}")
+    out_dir = Path(out_dir)
+    named = _TOKENS[variant]
+    tokenizer = tiny.train_tokenizer(["<|im_start|>", "<|im_end|>"], named)
+    ids = tiny.token_ids(tokenizer, named)
+    template = tiny.chat_template(
+        image=named["vision_bos_token"] + named["image_token"] + named["vision_eos_token"],
+        video=named["vision_bos_token"] + named["video_token"] + named["vision_eos_token"],
+        audio=named["audio_bos_token"] + named["audio_token"] + named["audio_eos_token"],
+        default_system="You are a helpful assistant." if variant == "qwen2.5-omni" else None,
+    )
+    patch = 14 if variant == "qwen2.5-omni" else 16
+    factor = patch * 2
+    # Qwen2.5-Omni pads every clip's log-mel to chunk_length (300 s in the release); 10 s keeps
+    # the miniature's features small (longer audio is cut there, as past 300 s in the release).
+    feature_extractor = tf.WhisperFeatureExtractor(feature_size=128, sampling_rate=16000, hop_length=160,
+                                                   chunk_length=10, n_fft=400)
+    size = {"shortest_edge": factor * factor, "longest_edge": factor * factor * 16}
+    image_processor = tf.Qwen2VLImageProcessor(size=size, patch_size=patch)
+    video_processor = tf.Qwen2VLVideoProcessor(size=size, patch_size=patch)
+    _, _, model_cls, processor_cls = _classes(variant)
+    processor = processor_cls(image_processor=image_processor, video_processor=video_processor,
+                              feature_extractor=feature_extractor, tokenizer=tokenizer, chat_template=template)
+    model = tiny.seeded_init(model_cls, _tiny_config(variant, tokenizer, ids))
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    # Small pixel budget: a few patches per frame keep CPU tests fast (same code path).
+    tiny.write_settings(out_dir, {"pixels": {"min_pixels": factor * factor, "max_pixels": factor * factor * 4,
+                                             "total_pixels": factor * factor * 64, "frame_factor": 2}})
+    return out_dir

@@ -1,0 +1,207 @@
+"""The Captioner of the salmonn2 family: load an official checkpoint, caption clips, score answers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from pathlib import Path
+
+import torch
+
+from avcap.errors import ModelError
+from avcap.media.clip import Clip
+from avcap.models.base import GenerationConfig, TrainExample
+from avcap.models.hf_common import resolve_device, resolve_dtype
+from avcap.models.salmonn2.checkpoints import CheckpointFiles, load_official, save_official
+from avcap.models.salmonn2.config import PLUS, detect_variant, plus_spec, v1_spec
+from avcap.models.salmonn2.processing import IGNORE_INDEX, PlusProcessor, PlusVideoSettings, V1Processor
+
+_HUB_FILES = ["*.json", "*.safetensors", "*.bin", "*.txt", "*.model", "*.jinja", "*.tiktoken"]
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{path}: not found") from None
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{path}: unreadable ({err})") from None
+
+
+def resolve_checkpoint(name_or_path: str) -> Path:
+    """A local folder as is; anything else is a hub id fetched with ``snapshot_download``."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists() or name_or_path.startswith((".", "/", "~")):
+        raise ModelError(f"{name_or_path}: not a checkpoint folder")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id=name_or_path, allow_patterns=_HUB_FILES))
+    except Exception as err:  # noqa: BLE001 - network, auth, unknown repo: one line for the user
+        raise ModelError(f"{name_or_path}: cannot fetch from the model hub ({type(err).__name__}: {err})") from None
+
+
+def _no_init():
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:  # transformers < 5
+        from transformers.modeling_utils import no_init_weights
+    return no_init_weights()
+
+
+@contextlib.contextmanager
+def _default_dtype(dtype: torch.dtype):
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def _load_tokenizer(folder: Path):
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # it reads config.json and warns that video_salmonn_2 is no known model type
+    try:
+        return AutoTokenizer.from_pretrained(str(folder))
+    except Exception as err:  # noqa: BLE001 - any tokenizer failure is a broken checkpoint folder
+        raise ModelError(f"{folder}: cannot load the tokenizer ({type(err).__name__}: {err})") from None
+    finally:
+        hf_logging.set_verbosity(previous)
+
+
+class Salmonn2Captioner:
+    """video-SALMONN 2 / 2+ behind avcap's Captioner interface.
+
+    ``model`` is the torch module (``parameter_groups()`` names its frozen/trainable parts),
+    ``processor(clips, prompts, answers=None)`` builds a :class:`Salmonn2Batch`.
+    """
+
+    family = "salmonn2"
+    frame_policy = "salmonn2"
+
+    def __init__(self, name: str, model: torch.nn.Module, processor, tokenizer, config: dict,
+                 source: Path | None = None):
+        self.name = name
+        self.source = source  # the checkpoint folder it was loaded from
+        self.model = model
+        self.processor = processor
+        self.tokenizer = tokenizer
+        self.config = config  # the checkpoint's own config.json
+        self.variant = model.variant
+        stops = [tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
+        self.eos_token_ids = [i for i in stops if isinstance(i, int) and i >= 0 and i != tokenizer.unk_token_id]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.dtype
+
+    def parameter_groups(self) -> dict[str, list[torch.nn.Parameter]]:
+        return self.model.parameter_groups()
+
+    def audio_aligner_parameters(self) -> list[torch.nn.Parameter]:
+        return self.model.parameter_groups()["audio_aligner"]
+
+    def llm_parameters(self) -> list[torch.nn.Parameter]:
+        return self.model.parameter_groups()["llm"]
+
+    def save_pretrained(self, out_dir: str | Path, shards: int = 1) -> Path:
+        """Write the current weights in the release's own layout (loadable by ``load`` and by its code).
+
+        Non-weight files (preprocessor and chat templates) are copied from the source folder.
+        """
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        if self.source is not None:
+            for path in self.source.iterdir():
+                if path.is_file() and path.suffix in (".json", ".jinja", ".txt") and "index" not in path.name:
+                    shutil.copy2(path, out / path.name)
+        (out / "config.json").write_text(json.dumps(self.config, indent=2), encoding="utf-8")
+        self.tokenizer.save_pretrained(str(out))
+        save_official(self.model, out, self.variant, shards=shards)
+        return out
+
+    def caption(self, clips: list[Clip], prompt: str, generation: GenerationConfig) -> list[str]:
+        """``len(clips) * num_samples`` captions, clip-major, from one batched ``generate`` call."""
+        if not clips:
+            return []
+        batch = self.processor(clips, [prompt] * len(clips)).to(self.device, self.dtype)
+        kwargs = dict(max_new_tokens=generation.max_new_tokens, num_return_sequences=generation.num_samples,
+                      repetition_penalty=generation.repetition_penalty, eos_token_id=self.eos_token_ids,
+                      pad_token_id=self.processor.pad_token_id)
+        if generation.do_sample:
+            if generation.seed is not None:
+                torch.manual_seed(generation.seed)
+            kwargs.update(do_sample=True, temperature=generation.temperature, top_p=generation.top_p, top_k=0)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            new_tokens = self.model.generate(batch, **kwargs)
+        finally:
+            self.model.train(was_training)
+        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return [text.strip() for text in texts]
+
+    def sequence_logps(self, batch: list[TrainExample]) -> torch.Tensor:
+        """Summed log-probability of each answer (+ ``<|im_end|>\\n``) given clip and prompt, [B].
+
+        Differentiable; only the last positions (where the left-padded answers sit) go through
+        the LM head, so a long video costs no vocabulary-sized logits.
+        """
+        if not batch:
+            raise ModelError("sequence_logps: empty batch")
+        inputs = self.processor([ex.clip for ex in batch], [ex.prompt for ex in batch],
+                                [ex.answer for ex in batch]).to(self.device, self.dtype)
+        labels = inputs.labels
+        answer_len = int((labels != IGNORE_INDEX).sum(dim=1).max())
+        keep = answer_len + 1
+        logits = self.model(inputs, logits_to_keep=keep)  # [B, keep, V]
+        targets = labels[:, -keep:][:, 1:]
+        logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+        mask = targets != IGNORE_INDEX
+        token_logp = logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        return (token_logp * mask).sum(dim=1)
+
+
+def load(name_or_path: str, device: str = "cpu", dtype=None, attn_implementation: str = "sdpa") -> Salmonn2Captioner:
+    """Load an official video-SALMONN 2 (first release) or 2+ checkpoint, unedited."""
+    folder = resolve_checkpoint(str(name_or_path))
+    config = _read_json(folder / "config.json")
+    variant = detect_variant(config)
+    if variant is None:
+        raise ModelError(f"{folder}: config.json is not a video-SALMONN 2 / 2+ checkpoint")
+    files = CheckpointFiles(folder)
+    shapes = files.shapes()
+    spec = plus_spec(config) if variant == PLUS else v1_spec(config, shapes)
+    tokenizer = _load_tokenizer(folder)
+    device = resolve_device(device)
+    dtype = resolve_dtype(device, dtype)
+    from avcap.models.salmonn2.modeling_plus import SalmonnPlusModel
+    from avcap.models.salmonn2.modeling_v1 import SalmonnV1Model
+
+    cls = SalmonnPlusModel if variant == PLUS else SalmonnV1Model
+    with _no_init(), _default_dtype(dtype), torch.device(device):
+        model = cls(spec, attn_implementation)
+    load_official(model, files, variant, shapes)
+    model.eval()
+    if variant == PLUS:
+        pre = folder / "preprocessor_config.json"
+        settings = _read_json(pre) if pre.is_file() else {}
+        video = PlusVideoSettings(**{k: settings[k] for k in ("patch_size", "temporal_patch_size", "merge_size",
+                                                                "image_mean", "image_std") if k in settings})
+        processor = PlusProcessor(tokenizer, spec, video)
+    else:
+        processor = V1Processor(tokenizer, spec)
+    return Salmonn2Captioner(str(name_or_path), model, processor, tokenizer, config, source=folder)

@@ -1,0 +1,83 @@
+"""M-RoPE positions of the 2+ release: audio tokens on the same time axis as the video grids.
+
+Qwen2.5-VL gives every token three rotary positions (time, height, width). The 2+ release
+(``get_rope_index`` in its ``modeling_qwen2_5_vl.py`` / ``rope2d.py``, audio-visual branch)
+measures time in half seconds, so audio token k (0.5 s each) and video grid t (``s`` seconds
+each) share one clock:
+
+* text before the video: ``p, p, p`` counting from 0;
+* with ``b`` the position after that text, video token (grid t, row r, column c) gets
+  ``(b + ⌊2·s·t⌋, b + r, b + c)`` and audio token k gets ``(b + k, b, b + k)``, each stream in
+  its own order however eq. 5 interleaves them;
+* text after the block continues from the block's largest *time* position + 1 (the video-only
+  case continues from its largest position of any axis + 1, as Qwen2.5-VL does).
+
+Generation continues from the last position + 1. This is a pure function of the token ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from avcap.models.salmonn2.interleave import half_second_index
+
+
+def plus_rope_positions(
+    input_ids: Sequence[int],
+    *,
+    video_token_id: int,
+    audio_token_id: int,
+    grid_thw: tuple[int, int, int] | None,
+    spatial_merge_size: int,
+    seconds_per_grid: float,
+    num_audio: int,
+) -> np.ndarray:
+    """Positions [3, L] for one unpadded sequence holding at most one video block.
+
+    The block starts at the first video token and holds exactly ``t·h·w/merge²`` video tokens
+    and ``num_audio`` audio tokens (any interleaving); a ValueError names what does not fit.
+    """
+    ids = np.asarray(input_ids, dtype=np.int64)
+    length = ids.shape[0]
+    is_video = ids == video_token_id
+    is_audio = ids == audio_token_id
+    if grid_thw is None:
+        if is_video.any() or is_audio.any():
+            raise ValueError("video or audio tokens without a video grid")
+        return np.broadcast_to(np.arange(length), (3, length)).copy()
+    t, h, w = (int(x) for x in grid_thw)
+    gh, gw = h // spatial_merge_size, w // spatial_merge_size
+    n_video = t * gh * gw
+    if not is_video.any():
+        raise ValueError("a video grid was given but the sequence has no video token")
+    start = int(np.argmax(is_video))
+    end = start + n_video + num_audio
+    block_video, block_audio = is_video[start:end], is_audio[start:end]
+    if int(block_video.sum()) != n_video or int(block_audio.sum()) != num_audio or end > length:
+        raise ValueError(
+            f"video block holds {int(block_video.sum())} video / {int(block_audio.sum())} audio tokens, "
+            f"expected {n_video} / {num_audio}"
+        )
+    if is_video[end:].any() or is_audio[end:].any() or is_audio[:start].any():
+        raise ValueError("video or audio tokens outside the one video block")
+
+    positions = np.zeros((3, length), dtype=np.int64)
+    positions[:, :start] = np.arange(start)
+    base = start
+    grid_t = np.repeat(np.arange(t), gh * gw)
+    video_pos = np.stack([
+        half_second_index(grid_t, seconds_per_grid),
+        np.tile(np.repeat(np.arange(gh), gw), t),
+        np.tile(np.arange(gw), t * gh),
+    ]) + base
+    audio_time = np.arange(num_audio)
+    audio_pos = np.stack([audio_time, np.zeros_like(audio_time), audio_time]) + base
+    block = np.zeros((3, end - start), dtype=np.int64)
+    block[:, block_video] = video_pos
+    block[:, block_audio] = audio_pos
+    positions[:, start:end] = block
+    after = (block[0].max() if num_audio > 0 else block.max()) + 1
+    positions[:, end:] = after + np.arange(length - end)
+    return positions
