@@ -13,7 +13,7 @@ lint: setup
 	$(VENV)/bin/ruff check avcap tests benchmarks
 
 test: lint
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -q
 
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from conftest_salmonn2 import make_clip, tiny_captioner
+from .conftest_salmonn2 import make_clip, tiny_captioner
 
 from avcap.models.salmonn2.attention import NAME, padded_varlen_sdpa
 

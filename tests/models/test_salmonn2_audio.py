@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest_salmonn2 import tiny_captioner
+from .conftest_salmonn2 import tiny_captioner
 
 from avcap.errors import ModelError
 from avcap.models.salmonn2.audio import AudioAligner, audio_features, whisper_feature_extractor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest_salmonn2 import make_clip, tiny_captioner
+from .conftest_salmonn2 import make_clip, tiny_captioner
 
 from avcap.errors import ModelError
 from avcap.media import load_clip

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest_salmonn2 import copy_checkpoint, tiny_captioner, tiny_dir
+from .conftest_salmonn2 import copy_checkpoint, tiny_captioner, tiny_dir
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 

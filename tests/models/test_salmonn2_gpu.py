@@ -8,7 +8,7 @@ import time
 
 import pytest
 import torch
-from conftest_salmonn2 import make_clip, tiny_dir
+from .conftest_salmonn2 import make_clip, tiny_dir
 
 from avcap.models.base import GenerationConfig, TrainExample
 
