@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from avcap.cli import caption, demo, evaluate, media, synth
+from avcap.cli import caption, demo, evaluate, media, synth, train
 
 app = typer.Typer(
     name="avcap",
@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (demo, media, synth, caption, evaluate):
+for _module in (demo, media, synth, caption, evaluate, train):
     _module.register(app)
 
 

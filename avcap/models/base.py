@@ -62,5 +62,6 @@ class Captioner(Protocol):
 
     def caption(self, clips: list[Clip], prompt: str, generation: GenerationConfig) -> list[str]: ...
 
-    def sequence_logps(self, batch: list[TrainExample]) -> Any:  # Tensor [B], differentiable
+    def sequence_logps(self, batch: list[TrainExample], return_counts: bool = False) -> Any:
+        """Tensor [B] (differentiable); with ``return_counts``, (logps [B], answer token counts [B])."""
         ...

@@ -288,8 +288,10 @@ class QwenCaptioner:
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [t.strip() for t in texts]
 
-    def sequence_logps(self, batch: list[TrainExample]):
+    def sequence_logps(self, batch: list[TrainExample], return_counts: bool = False):
         """Summed log p(answer tokens + end-of-turn | clip, prompt) per example, shape [B].
+
+        With ``return_counts`` also the number of scored answer tokens per example, [B].
 
         The LM head runs only on the positions that predict answer tokens, so memory grows
         with the answer length rather than the (much longer) audio-visual prompt.
@@ -321,5 +323,6 @@ class QwenCaptioner:
         cols_t = torch.tensor(cols, device=hidden.device)
         logits = self.model.lm_head(hidden[rows_t, cols_t - 1]).float()  # position t-1 predicts token t
         token_logps = torch.log_softmax(logits, dim=-1).gather(-1, inputs["input_ids"][rows_t, cols_t][:, None])[:, 0]
-        return torch.zeros(len(batch), device=hidden.device, dtype=token_logps.dtype).index_add(0, rows_t, token_logps)
+        logps = torch.zeros(len(batch), device=hidden.device, dtype=token_logps.dtype).index_add(0, rows_t, token_logps)
+        return (logps, torch.tensor(answer_lengths, device=hidden.device)) if return_counts else logps
 

@@ -92,6 +92,11 @@ def test_sequence_logps_equal_naive_per_example_and_are_differentiable(name, loa
     grad = cap.model.lm_head.weight.grad
     assert grad is not None and grad.abs().sum() > 0
     cap.model.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        again, counts = cap.sequence_logps(batch, return_counts=True)
+    expected = [len(cap.tokenizer(ex.answer, add_special_tokens=False)["input_ids"]) + 1 for ex in batch]  # + end of turn
+    assert counts.tolist() == expected
+    torch.testing.assert_close(again, logps.detach())
 
 
 def _full_omni_checkpoint(tiny_dir, out_dir, variant: str):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch
-from .conftest_salmonn2 import make_clip, tiny_captioner
 
 from avcap.models.salmonn2.attention import NAME, padded_varlen_sdpa
+
+from .conftest_salmonn2 import make_clip, tiny_captioner
 
 
 def test_padded_varlen_equals_a_loop_over_segments():

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from .conftest_salmonn2 import tiny_captioner
 
 from avcap.errors import ModelError
 from avcap.models.salmonn2.audio import AudioAligner, audio_features, whisper_feature_extractor
 from avcap.models.salmonn2.config import AudioAlignerConfig
 from avcap.models.salmonn2.interleave import segment_position_embedding
+
+from .conftest_salmonn2 import tiny_captioner
 
 LARGE_V3 = dict(num_mel_bins=128, d_model=1280, encoder_layers=32, encoder_attention_heads=20, encoder_ffn_dim=5120,
                 max_source_positions=1500)

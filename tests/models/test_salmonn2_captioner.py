@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from .conftest_salmonn2 import make_clip, tiny_captioner
 
 from avcap.errors import ModelError
 from avcap.media import load_clip
 from avcap.models.base import Captioner, GenerationConfig, TrainExample
 from avcap.models.salmonn2.processing import IGNORE_INDEX
 from avcap.synth.sample import SampleVideoSpec, write_sample_video
+
+from .conftest_salmonn2 import make_clip, tiny_captioner
 
 VARIANTS = ["plus", "v1"]
 PROMPT = "Please describe the video in detail."
@@ -113,6 +114,13 @@ def test_sequence_logps_equal_naive_per_example_sums(variant):
     assert batched.shape == (4,)
     torch.testing.assert_close(batched, naive, atol=1e-4, rtol=1e-5)
     assert (batched < 0).all()
+    with torch.no_grad():
+        again, counts = captioner.sequence_logps(examples, return_counts=True)
+    torch.testing.assert_close(again, batched)
+    labels = captioner.processor([ex.clip for ex in examples], [ex.prompt for ex in examples],
+                                 [ex.answer for ex in examples]).labels
+    # Every labelled answer position is scored once.
+    assert counts.tolist() == [int((row != -100).sum()) for row in labels]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -6,13 +6,14 @@ import json
 
 import pytest
 import torch
-from .conftest_salmonn2 import copy_checkpoint, tiny_captioner, tiny_dir
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 import avcap.models.salmonn2 as salmonn2
 from avcap.errors import ModelError
 from avcap.models.salmonn2.checkpoints import CheckpointFiles, check_keys, to_avcap, to_official
+
+from .conftest_salmonn2 import copy_checkpoint, tiny_captioner, tiny_dir
 
 PLUS_KEYS = [  # names of the release's modules (video_SALMONN2_plus, its WhisperEncoder and BERT Q-Former)
     "visual.patch_embed.proj.weight", "visual.blocks.0.attn.qkv.weight", "visual.merger.mlp.0.weight",

@@ -8,9 +8,10 @@ import time
 
 import pytest
 import torch
-from .conftest_salmonn2 import make_clip, tiny_dir
 
 from avcap.models.base import GenerationConfig, TrainExample
+
+from .conftest_salmonn2 import make_clip, tiny_dir
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 PROMPT = "Please describe the video in detail."

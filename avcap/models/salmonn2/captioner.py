@@ -154,10 +154,11 @@ class Salmonn2Captioner:
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [text.strip() for text in texts]
 
-    def sequence_logps(self, batch: list[TrainExample]) -> torch.Tensor:
+    def sequence_logps(self, batch: list[TrainExample], return_counts: bool = False):
         """Summed log-probability of each answer (+ ``<|im_end|>\\n``) given clip and prompt, [B].
 
-        Differentiable; only the last positions (where the left-padded answers sit) go through
+        With ``return_counts`` also the number of scored answer tokens per example, [B] (for
+        per-token means: SFT/align cross-entropy, gDPO's ground-truth term). Differentiable; only the last positions (where the left-padded answers sit) go through
         the LM head, so a long video costs no vocabulary-sized logits.
         """
         if not batch:
@@ -172,7 +173,8 @@ class Salmonn2Captioner:
         logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
         mask = targets != IGNORE_INDEX
         token_logp = logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-        return (token_logp * mask).sum(dim=1)
+        logps = (token_logp * mask).sum(dim=1)
+        return (logps, mask.sum(dim=1)) if return_counts else logps
 
 
 def load(name_or_path: str, device: str = "cpu", dtype=None, attn_implementation: str = "sdpa") -> Salmonn2Captioner:

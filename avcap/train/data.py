@@ -1,0 +1,146 @@
+"""Training rows → items (clip decoded lazily, in DataLoader workers) → typed batches.
+
+Every recipe reads the dataset format of DESIGN.md: a row's first human turn is the prompt,
+its first model turn the ground-truth answer; preference rows add ``chosen`` and
+``rejected``. The captioner tokenises inside ``sequence_logps``, so a batch carries
+``TrainExample`` lists rather than tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from torch.utils.data import Dataset
+
+from avcap.data import DatasetRow, load_dataset
+from avcap.errors import DataError
+from avcap.media.clip import Clip
+from avcap.models.base import TrainExample
+
+
+@dataclass
+class SupervisedItem:
+    row: DatasetRow
+    prompt: str
+    answer: str
+
+
+@dataclass
+class PreferenceItem:
+    row: DatasetRow
+    prompt: str
+    chosen: str
+    rejected: str
+    reference: str | None  # the ground-truth caption (gDPO's y_gt)
+
+
+@dataclass
+class SupervisedBatch:
+    ids: list[str]  # [B]
+    examples: list[TrainExample]  # [B] clip + prompt + ground-truth answer
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+
+@dataclass
+class PreferenceBatch:
+    ids: list[str]  # [B] ids of the pairs
+    chosen: list[TrainExample]  # [B]
+    rejected: list[TrainExample]  # [B]
+    ground_truth: list[TrainExample]  # [B] for gDPO, [] for plain DPO
+    extra: list[TrainExample] = field(default_factory=list)  # [E] SFT/QA rows (last MrDPO round)
+
+    def __len__(self) -> int:
+        return len(self.chosen) + len(self.extra)
+
+
+def load_rows(path: str | Path, *, what: str) -> list[DatasetRow]:
+    """All valid rows of a dataset file; a malformed row stops training with its ``file:line``."""
+    dataset = load_dataset(path)
+    if dataset.errors:
+        first = dataset.errors[0]
+        more = f" (and {len(dataset.errors) - 1} more)" if len(dataset.errors) > 1 else ""
+        raise DataError(f"{first}{more}")
+    if not dataset.rows:
+        raise DataError(f"{path}: no {what} rows")
+    return dataset.rows
+
+
+def supervised_items(rows: list[DatasetRow], default_prompt: str) -> list[SupervisedItem]:
+    items = []
+    for row in rows:
+        if not row.reference:
+            raise DataError(f"{row.source}: row '{row.id}' has no ground-truth answer (a 'gpt' turn)")
+        items.append(SupervisedItem(row, row.prompt or default_prompt, row.reference))
+    return items
+
+
+def _text(row: DatasetRow, key: str) -> str:
+    value = row.raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(f"{row.source}: preference row '{row.id}' needs a non-empty string '{key}'")
+    return value.strip()
+
+
+def preference_items(rows: list[DatasetRow], default_prompt: str, need_reference: bool) -> list[PreferenceItem]:
+    items = []
+    for row in rows:
+        if need_reference and not row.reference:
+            raise DataError(f"{row.source}: gDPO row '{row.id}' has no ground-truth caption (a 'gpt' turn)")
+        items.append(PreferenceItem(row, row.prompt or default_prompt, _text(row, "chosen"), _text(row, "rejected"),
+                                    row.reference))
+    return items
+
+
+def load_row_clip(row: DatasetRow, frame_policy: str) -> Clip:
+    """Decode the row's video (and separate audio track, if any) under the captioner's policy."""
+    from avcap.media import load_clip
+
+    if row.video is None:
+        raise DataError(f"{row.source}: row '{row.id}' has no video; audio-only rows are not supported yet")
+    return load_clip(row.video, policy=frame_policy, audio_path=row.audio)
+
+
+class ClipDataset(Dataset):
+    """Items whose clip is decoded on access, so DataLoader workers decode in parallel."""
+
+    def __init__(self, items: list[SupervisedItem | PreferenceItem], frame_policy: str):
+        self.items = items
+        self.frame_policy = frame_policy
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[Clip, SupervisedItem | PreferenceItem]:
+        item = self.items[index]
+        return load_row_clip(item.row, self.frame_policy), item
+
+
+def collate_supervised(batch: list[tuple[Clip, SupervisedItem]]) -> SupervisedBatch:
+    return SupervisedBatch(
+        ids=[item.row.id for _, item in batch],
+        examples=[TrainExample(clip, item.prompt, item.answer) for clip, item in batch],
+    )
+
+
+class PreferenceCollator:
+    """Pairs become chosen / rejected (/ ground truth) lists; supervised items go to ``extra``."""
+
+    def __init__(self, with_ground_truth: bool):
+        self.with_ground_truth = with_ground_truth
+
+    def __call__(self, batch: list[tuple[Clip, PreferenceItem | SupervisedItem]]) -> PreferenceBatch:
+        out = PreferenceBatch(ids=[], chosen=[], rejected=[], ground_truth=[], extra=[])
+        for clip, item in batch:
+            if isinstance(item, SupervisedItem):
+                out.extra.append(TrainExample(clip, item.prompt, item.answer))
+                continue
+            out.ids.append(item.row.id)
+            out.chosen.append(TrainExample(clip, item.prompt, item.chosen))
+            out.rejected.append(TrainExample(clip, item.prompt, item.rejected))
+            if self.with_ground_truth:
+                assert item.reference is not None  # checked by preference_items(need_reference=True)
+                out.ground_truth.append(TrainExample(clip, item.prompt, item.reference))
+        return out

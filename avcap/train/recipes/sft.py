@@ -1,0 +1,32 @@
+"""``avcap train sft``: audio-visual SFT (video-SALMONN 2 §3.2).
+
+A LoRA on the LLM and the audio aligner train jointly with cross-entropy on the answer
+tokens only; encoders and the LLM's own weights stay frozen. The result is merged into a
+plain captioner checkpoint (``output_dir/model``), the starting point of MrDPO.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from avcap.train.configs import SFTConfig
+from avcap.train.data import collate_supervised, load_rows, supervised_items
+from avcap.train.objectives import SFTObjective
+from avcap.train.recipes.common import fit, init_processes, load_model, write_config, write_report
+
+
+def run_sft(cfg: SFTConfig) -> dict:
+    procs = init_processes(cfg.optim, cfg.model)
+    out = Path(cfg.output_dir)
+    write_config(cfg, out, procs)
+    items = supervised_items(load_rows(cfg.data, what="training"), cfg.prompt)
+    started = time.time()
+    captioner = load_model(cfg.model, cfg.optim, procs)
+    metrics = fit(cfg, procs, captioner, start=cfg.model.name, items=items, collator=collate_supervised,
+                  objective=SFTObjective(), lora=cfg.lora, train_aligner=cfg.train_aligner, optim=cfg.optim,
+                  out_dir=out, no_dropout=cfg.disable_dropout)
+    report = {"recipe": "sft", "rows": len(items), "model": str(out / "model"), "seconds": time.time() - started,
+              "train": metrics, "world_size": procs.world}
+    write_report(out / "report.json", report, procs)
+    return report
