@@ -42,8 +42,18 @@ def _command(name: str):
         ctx: typer.Context,
         config: Path = typer.Option(None, "--config", "-c", help="YAML file with the recipe's config keys."),
     ) -> None:
+        import logging
+
         from avcap.errors import AvcapError, ConfigError
         from avcap.train.recipes import run_recipe
+
+        # avcap's own progress lines (one per MrDPO round, ...) on stderr; transformers logs separately.
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("avcap: %(message)s"))
+        logger = logging.getLogger("avcap")
+        if not logger.handlers:
+            logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
         try:
             report = run_recipe(name, config, list(ctx.args))

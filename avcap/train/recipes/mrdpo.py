@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from avcap.train.recipes.common import (
 )
 from avcap.train.scoring import Scorer, make_scorer
 
+log = logging.getLogger("avcap.train")
 
 def round_dir(cfg: MrDPOConfig, t: int) -> Path:
     return Path(cfg.output_dir) / f"round_{t}"
@@ -122,6 +124,19 @@ def run_round(cfg: MrDPOConfig, procs: Processes, t: int, start: str, rows: list
     return report
 
 
+def round_summary(report: dict) -> str:
+    """One line per round for the console: pairs kept, errors of the sampled captions, outcome."""
+    stats = report["pairs"]
+    line = (f"round {report['round']}: {stats['captions_scored']} captions scored "
+            f"(mean total error {stats['mean_total_error']:.1%}), {stats['pairs']} pairs kept")
+    first = report.get("train", {}).get("first_step", {}).get("dpo_loss")
+    if first is not None:
+        line += f", first-step DPO loss {first:.4f}"
+    if "eval" in report:
+        line += f", held-out total error {report['eval'].get('total', float('nan')):.1%}"
+    return line + (f"; {report['skipped']}" if report.get("skipped") else f"; model -> {report['model']}")
+
+
 def run_mrdpo(cfg: MrDPOConfig, scorer: Scorer | None = None) -> dict:
     """Run (or resume) all rounds; ``scorer`` overrides ``cfg.scorer`` (e.g. a scripted one in tests)."""
     procs = init_processes(cfg.optim, cfg.model)
@@ -152,6 +167,8 @@ def run_mrdpo(cfg: MrDPOConfig, scorer: Scorer | None = None) -> dict:
             write_report(round_dir(cfg, t) / "report.json", report, procs)
         rounds.append(report)
         start = report["model"]
+        if procs.is_main:
+            log.info("%s", round_summary(report))
     summary = {"recipe": "mrdpo", "rounds": len(rounds), "final_model": start, "world_size": procs.world,
                "per_round": [{"round": r["round"], "pairs": r["pairs"]["pairs"],
                               "mean_total_error": r["pairs"]["mean_total_error"],
