@@ -1,15 +1,12 @@
-"""Judge backends by name: ``openai``, ``hf``, ``scripted``, and any registered later.
+"""Judge backends by name: ``openai``, ``hf``, ``scripted``, ``symbolic``, and any registered later.
 
-``symbolic`` (exact judging of the synthetic world) is reserved: it is loaded from
-``avcap/judge/backends/symbolic.py`` once that module exists (its own issue), or from
-whatever ``register_backend("symbolic", factory)`` installs. A name of the form
+``symbolic`` judges captions of avcap's synthetic world exactly. A name of the form
 ``package.module:factory`` is imported, so a user can plug in a backend without editing avcap.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,8 +39,8 @@ _BUILTIN = {
     "openai": "avcap.judge.backends.openai:from_options",
     "hf": "avcap.judge.backends.hf:from_options",
     "scripted": "avcap.judge.backends.scripted:from_options",
+    "symbolic": "avcap.judge.backends.symbolic:from_options",
 }
-_RESERVED = {"symbolic": ("avcap.judge.backends.symbolic", "exact judging of the synthetic world")}
 _REGISTERED: dict[str, BackendFactory] = {}
 
 
@@ -57,7 +54,7 @@ def register_backend(name: str, factory: BackendFactory, *, replace: bool = Fals
 
 
 def available_backends() -> list[str]:
-    return sorted({*_BUILTIN, *_REGISTERED, *_RESERVED})
+    return sorted({*_BUILTIN, *_REGISTERED})
 
 
 def _load(spec: str) -> BackendFactory:
@@ -76,11 +73,6 @@ def create_backend(name: str, options: BackendOptions | None = None) -> ChatBack
         factory = _load(_BUILTIN[name])
     elif ":" in name:
         factory = _load(name)
-    elif name in _RESERVED:
-        module, what = _RESERVED[name]
-        if importlib.util.find_spec(module) is None:
-            raise ConfigError(f"judge backend {name!r} ({what}) is not installed in this build")
-        factory = _load(f"{module}:from_options")
     else:
         raise ConfigError(f"unknown judge backend {name!r}; choose one of: {', '.join(available_backends())}")
     return factory(options)

@@ -10,18 +10,18 @@ def isolated_registry(monkeypatch):
     monkeypatch.setattr(registry, "_REGISTERED", {})
 
 
-def test_builtin_names_and_reserved_symbolic():
+def test_builtin_names():
     assert {"openai", "hf", "scripted", "symbolic"} <= set(available_backends())
     assert isinstance(create_backend("scripted", BackendOptions(model="demo")), ScriptedBackend)
-    with pytest.raises(ConfigError, match="'symbolic' .* is not installed"):
-        create_backend("symbolic")
+    symbolic = create_backend("symbolic")
+    assert (symbolic.name, symbolic.model) == ("symbolic", "symbolic-v1")
     with pytest.raises(ConfigError, match="unknown judge backend 'gpt'; choose one of: hf, openai, scripted, symbolic"):
         create_backend("gpt")
 
 
-def test_register_by_name_including_the_reserved_one():
-    register_backend("symbolic", lambda options: ScriptedBackend(model=f"world-{options.model}"))
-    assert create_backend("symbolic", BackendOptions(model="7")).model == "world-7"
+def test_register_by_name():
+    register_backend("world", lambda options: ScriptedBackend(model=f"world-{options.model}"))
+    assert create_backend("world", BackendOptions(model="7")).model == "world-7"
     with pytest.raises(ValueError, match="already exists"):
         register_backend("openai", lambda options: None)
     register_backend("openai", lambda options: ScriptedBackend(model="replaced"), replace=True)
