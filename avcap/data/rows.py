@@ -21,7 +21,9 @@ from pathlib import Path
 
 from avcap.errors import DataError
 
-VIDEO_PLACEHOLDER = "<video>"
+# Media placeholders of the official releases: <video>; <audio> for audio-only rows; LLaVA's
+# <image>, which the 2+ release rewrites to <video> or <audio>. avcap places media tokens itself.
+MEDIA_PLACEHOLDERS = ("<video>", "<audio>", "<image>")
 HUMAN_ROLES = {"human", "user"}
 MODEL_ROLES = {"gpt", "assistant"}
 
@@ -31,7 +33,7 @@ class DatasetRow:
     id: str
     video: str | None  # absolute path
     audio: str | None  # absolute path of a separate audio track, overrides the video's own
-    prompt: str | None  # first human turn without the <video> placeholder
+    prompt: str | None  # first human turn without its <video> / <audio> / <image> placeholder
     reference: str | None  # first model turn: the ground-truth caption
     events: list[str] | None
     raw: dict = field(repr=False)
@@ -60,7 +62,9 @@ def _resolve(base: Path, value: object, field_name: str, where: str) -> str | No
 
 
 def strip_placeholder(text: str) -> str:
-    return text.replace(VIDEO_PLACEHOLDER, "").strip()
+    for tag in MEDIA_PLACEHOLDERS:
+        text = text.replace(tag, "")
+    return text.strip()
 
 
 def parse_row(obj: object, base: Path, where: str) -> DatasetRow:

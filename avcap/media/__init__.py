@@ -1,6 +1,7 @@
 """Media layer: decode videos with PyAV into :class:`Clip` objects under a sampling policy.
 
 ``load_clip(path, policy)`` decodes only the frames the policy picks plus 16 kHz mono audio;
+``load_audio_clip(path)`` decodes an audio file (or a video's soundtrack) into a frameless clip;
 ``probe(path, policy)`` reports what would be sampled without decoding; ``get_policy(name)``
 selects a policy by the names ``--frames`` accepts (salmonn2, omni, qwen-vl, tarsier2,
 videollama2). Heavy work happens in the functions, nothing at import.
@@ -10,7 +11,7 @@ from avcap.media.audio import whisper_chunks
 from avcap.media.clip import AUDIO_SAMPLE_RATE_HZ, WHISPER_CHUNK_S, Clip
 from avcap.media.corrupt import CORRUPTIONS, corrupt_frame_times
 from avcap.media.info import ProbeReport, probe
-from avcap.media.load import load_clip
+from avcap.media.load import load_audio_clip, load_clip
 from avcap.media.policies import POLICIES, SamplingPlan, SamplingPolicy, get_policy
 from avcap.media.sampling import salmonn2_frame_times
 
@@ -25,6 +26,7 @@ __all__ = [
     "SamplingPolicy",
     "corrupt_frame_times",
     "get_policy",
+    "load_audio_clip",
     "load_clip",
     "probe",
     "salmonn2_frame_times",

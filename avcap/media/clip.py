@@ -14,14 +14,15 @@ WHISPER_CHUNK_S = 30.0
 class Clip:
     """A video as a model sees it.
 
-    frames:      uint8 RGB, shape [N, H, W, 3], already resized by the sampling policy.
+    frames:      uint8 RGB, shape [N, H, W, 3], already resized by the sampling policy; an
+                 audio-only clip (``load_audio_clip``) has N = 0 and shape [0, 0, 0, 3].
     frame_times: seconds from the start of the video, shape [N], increasing; kept so audio
                  and visual tokens can be interleaved by time (video-SALMONN 2 eqs. 4-6).
                  (Frames loaded at explicit times, e.g. a Tarsier2 corruption, keep the order
                  and repeats they were asked for.)
     audio:       float32 mono at ``sample_rate_hz`` (16 kHz), shape [S]; zeros covering the
                  duration when the video has no audio stream (``has_audio`` is then False).
-    duration_s:  length of the video in seconds.
+    duration_s:  length of the video (of the audio, for an audio-only clip) in seconds.
     meta:        source facts (codec, fps, width, height, rotation, audio rate/channels, ...).
     """
 
@@ -38,3 +39,8 @@ class Clip:
     @property
     def num_frames(self) -> int:
         return int(self.frames.shape[0])
+
+    @property
+    def audio_only(self) -> bool:
+        """No frames: the clip is a sound (an ASR or audio-caption row), not a video."""
+        return self.num_frames == 0

@@ -63,8 +63,11 @@ def _sniff(path: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def open_media(path: str | Path):
-    """``av.open`` for reading, with every way it can fail mapped to a one-line MediaError."""
+def open_media(path: str | Path, expected: str = "a video"):
+    """``av.open`` for reading, with every way it can fail mapped to a one-line MediaError.
+
+    ``expected`` names what the caller wanted ("a video", "an audio file") in the message for a text file.
+    """
     import av
 
     p = Path(path)
@@ -85,7 +88,7 @@ def open_media(path: str | Path):
     except (av.error.FFmpegError, OSError, ValueError) as err:
         kind = _sniff(p)
         if kind == "text":
-            raise NotAVideoError(p, "text file, not a video") from err
+            raise NotAVideoError(p, f"text file, not {expected}") from err
         if kind is not None:
             raise CorruptMediaError(p, f"damaged or truncated {kind} file ({ffmpeg_cause(err)})") from err
         raise CorruptMediaError(p, f"not a readable media file: unknown or corrupt data ({ffmpeg_cause(err)})") from err

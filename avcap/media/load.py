@@ -1,4 +1,5 @@
-"""``load_clip``: a video file (and optionally a separate audio file) -> :class:`Clip`."""
+"""``load_clip``: a video file (and optionally a separate audio file) -> :class:`Clip`;
+``load_audio_clip``: an audio file (or a video's soundtrack) -> an audio-only :class:`Clip`."""
 
 from __future__ import annotations
 
@@ -6,11 +7,17 @@ from pathlib import Path
 
 import numpy as np
 
-from avcap.errors import ConfigError, CorruptMediaError, EmptyMediaError, UnsupportedCodecError
+from avcap.errors import (
+    ConfigError,
+    CorruptMediaError,
+    EmptyMediaError,
+    NotAVideoError,
+    UnsupportedCodecError,
+)
 from avcap.media.audio import decode_mono_16k, fit_to_length
 from avcap.media.clip import AUDIO_SAMPLE_RATE_HZ, Clip
 from avcap.media.decode import decode_frames
-from avcap.media.info import ffmpeg_cause, open_media, read_info
+from avcap.media.info import check_not_truncated, ffmpeg_cause, open_media, read_info
 from avcap.media.policies import SamplingPolicy, get_policy
 
 
@@ -68,6 +75,81 @@ def load_clip(
     )
 
 
+def load_audio_clip(path: str | Path) -> Clip:
+    """An audio-only clip: no frames, the first audio stream of ``path`` as 16 kHz mono float32.
+
+    For the audio rows of audio alignment (video-SALMONN 2 §3.2: ASR on LibriSpeech, audio
+    captions on AudioCaps), whose ``audio`` has no ``video``. Reads audio files (wav, flac, mp3,
+    m4a, ogg, ...) and the soundtrack of a video file, resampled and down-mixed by the same
+    ``decode_mono_16k`` as :func:`load_clip`. The clip's clock starts at the track's first decoded
+    sample and ``duration_s`` is the decoded length. ``frames`` is an empty uint8 array of shape
+    [0, 0, 0, 3] and ``frame_times`` an empty float64 array, so ``num_frames`` is 0 (the captioners
+    read that as "audio only"); ``policy`` is ``"audio"``.
+    """
+    with open_media(path, expected="an audio file") as container:
+        fmt = container.format.name
+        if fmt.endswith("_pipe") or fmt == "image2":
+            raise NotAVideoError(path, f"still image ({fmt.removesuffix('_pipe')}), not an audio file")
+        check_not_truncated(container, path)
+        if not container.streams.audio:
+            what = " (video only)" if container.streams.video else ""
+            raise EmptyMediaError(path, f"no audio stream{what}")
+        stream = container.streams.audio[0]
+        ctx = stream.codec_context
+        header_s = _header_seconds(container, stream)
+        samples, first_s = _decode_track(container, stream, path, header_s)
+        meta = {
+            "container": fmt,
+            "audio_codec": ctx.name if ctx is not None else None,
+            "audio_rate_hz": (ctx.sample_rate or None) if ctx is not None else None,
+            "audio_channels": (ctx.channels or None) if ctx is not None else None,
+            "audio_layout": (ctx.layout.name if ctx.layout else None) if ctx is not None else None,
+            "header_duration_s": header_s,
+            "audio_start_s": first_s if first_s is not None else 0.0,
+            "has_video_stream": bool(container.streams.video),
+        }
+    if samples.shape[0] == 0:
+        raise EmptyMediaError(path, "audio stream holds no samples (zero duration)")
+    duration_s = samples.shape[0] / AUDIO_SAMPLE_RATE_HZ
+    meta["audio_source_s"] = duration_s
+    return Clip(
+        path=str(path),
+        frames=np.zeros((0, 0, 0, 3), dtype=np.uint8),
+        frame_times=np.zeros(0, dtype=np.float64),
+        audio=np.asarray(samples, dtype=np.float32),
+        duration_s=duration_s,
+        has_audio=True,
+        sample_rate_hz=AUDIO_SAMPLE_RATE_HZ,
+        policy="audio",
+        meta=meta,
+    )
+
+
+def _header_seconds(container, stream) -> float:
+    """The track's length from the headers (0 when they do not say); only sizes the decode buffer."""
+    import av
+
+    if stream.duration:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def _decode_track(container, stream, path, expected_s: float) -> tuple[np.ndarray, float | None]:
+    """``decode_mono_16k`` with PyAV's failures mapped to one-line MediaErrors."""
+    import av
+
+    if stream.codec_context is None:
+        raise UnsupportedCodecError(path, "unsupported or unknown audio codec (no decoder in this FFmpeg build)")
+    try:
+        return decode_mono_16k(container, stream, expected_s)
+    except av.error.DecoderNotFoundError as err:
+        raise UnsupportedCodecError(path, f"unsupported audio codec {stream.codec_context.name!r}") from err
+    except (av.error.FFmpegError, ValueError) as err:  # ValueError: format change mid-stream
+        raise CorruptMediaError(path, f"corrupt audio stream ({ffmpeg_cause(err)})") from err
+
+
 def _load_audio(path: str | Path, length: int, video_start_s: float | None) -> tuple[np.ndarray, float]:
     """The first audio stream of ``path`` at 16 kHz mono, fitted to ``length`` samples.
 
@@ -75,20 +157,11 @@ def _load_audio(path: str | Path, length: int, video_start_s: float | None) -> t
     audio file (``None``) starts at its own first sample. Returns the samples and the source
     track's decoded length in seconds.
     """
-    import av
-
     with open_media(path) as container:
         if not container.streams.audio:
             raise EmptyMediaError(path, "no audio stream")
         stream = container.streams.audio[0]
-        if stream.codec_context is None:
-            raise UnsupportedCodecError(path, "unsupported or unknown audio codec (no decoder in this FFmpeg build)")
-        try:
-            samples, first_s = decode_mono_16k(container, stream, length / AUDIO_SAMPLE_RATE_HZ)
-        except av.error.DecoderNotFoundError as err:
-            raise UnsupportedCodecError(path, f"unsupported audio codec {stream.codec_context.name!r}") from err
-        except (av.error.FFmpegError, ValueError) as err:  # ValueError: format change mid-stream
-            raise CorruptMediaError(path, f"corrupt audio stream ({ffmpeg_cause(err)})") from err
+        samples, first_s = _decode_track(container, stream, path, length / AUDIO_SAMPLE_RATE_HZ)
     if first_s is None:
         first_s = 0.0
     if video_start_s is None:

@@ -31,10 +31,13 @@ DATASET_EXTENSIONS = frozenset({".json", ".jsonl"})
 
 @dataclass
 class CaptionItem:
-    """One video to caption; ``prompt`` (from a dataset row) is used unless ``--prompt`` is given."""
+    """One video (or, for a dataset row with only ``audio``, one audio file) to caption.
+
+    ``prompt`` (from a dataset row) is used unless ``--prompt`` is given.
+    """
 
     id: str
-    video: str
+    video: str | None
     audio: str | None = None
     prompt: str | None = None
 
@@ -114,9 +117,6 @@ def collect_items(inputs: Iterable[str | Path]) -> tuple[list[CaptionItem], list
             dataset = load_dataset(path)
             warnings += [str(err) for err in dataset.errors]
             for row in dataset.rows:
-                if not row.video:
-                    warnings.append(f"{row.source}: row '{row.id}' has no video")
-                    continue
                 items.append(CaptionItem(id=row.id, video=row.video, audio=row.audio, prompt=row.prompt))
         elif path.exists() or path.suffix.lower() in VIDEO_EXTENSIONS:
             # A missing video is still an item: it is recorded with its error, like a corrupt one.
@@ -125,10 +125,11 @@ def collect_items(inputs: Iterable[str | Path]) -> tuple[list[CaptionItem], list
             raise ConfigError(f"{path}: no such file or folder")
     seen: dict[str, str] = {}
     for item in items:
-        if item.id in seen and seen[item.id] != item.video:
-            raise ConfigError(f"two inputs share the id '{item.id}': {seen[item.id]} and {item.video}; "
+        source = item.video or item.audio
+        if item.id in seen and seen[item.id] != source:
+            raise ConfigError(f"two inputs share the id '{item.id}': {seen[item.id]} and {source}; "
                               "pass their folder or a dataset file with ids instead")
-        seen[item.id] = item.video
+        seen[item.id] = source
     unique = {item.id: item for item in items}
     return list(unique.values()), warnings
 
@@ -162,7 +163,7 @@ def _batches(items: list[CaptionItem], prompt_of: Callable[[CaptionItem], str], 
 def run_captioning(captioner, items: list[CaptionItem], config: CaptionRunConfig) -> RunSummary:
     """Caption ``items`` into ``config.out``; see the module docstring for resume and errors."""
     from avcap.data import JsonlAppender
-    from avcap.media import get_policy, load_clip
+    from avcap.media import get_policy, load_audio_clip, load_clip
 
     start = time.perf_counter()
     policy = get_policy(config.frames or captioner.frame_policy)
@@ -201,7 +202,10 @@ def run_captioning(captioner, items: list[CaptionItem], config: CaptionRunConfig
             for item in batch:
                 t0 = time.perf_counter()
                 try:
-                    clip = load_clip(item.video, policy=policy, audio_path=item.audio)
+                    if item.video is None:  # an audio-only dataset row (ASR / audio captioning)
+                        clip = load_audio_clip(item.audio)
+                    else:
+                        clip = load_clip(item.video, policy=policy, audio_path=item.audio)
                     decoded.append((item, clip, None, time.perf_counter() - t0))
                 except Exception as err:  # a bad file must not stop the run
                     decoded.append((item, None, one_line(err), time.perf_counter() - t0))

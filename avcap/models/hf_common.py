@@ -181,16 +181,21 @@ def collate(features: list[dict], pad_token_id: int) -> dict:
     """Stack per-clip processor outputs into one left-padded batch.
 
     Token sequences are left-padded (generation appends on the right); vision patches and grids
-    are concatenated (the models take them flattened over the batch); audio features are
-    right-padded in time, which their ``feature_attention_mask`` already marks.
+    are concatenated over the clips that have them (the models take them flattened over the
+    batch); audio features are right-padded in time, which their ``feature_attention_mask``
+    already marks.
     """
     import torch
     import torch.nn.functional as F
 
-    keys = list(features[0].keys())
+    # Keys in the order first seen: an audio-only clip (Qwen-Omni) brings no video keys, and the
+    # video tensors of the other clips are concatenated without it.
+    keys = list(dict.fromkeys(key for f in features for key in f.keys()))
     batch: dict[str, Any] = {}
     for key in keys:
-        values = [f[key] for f in features]
+        values = [f[key] for f in features if key in f]
+        if key in _SEQUENCE_KEYS and len(values) != len(features):
+            raise ModelError(f"collate: only {len(values)} of {len(features)} examples have {key!r}")
         if key in _SEQUENCE_KEYS:
             width = max(v.shape[-1] for v in values)
             fill = pad_token_id if key == "input_ids" else 0

@@ -94,11 +94,21 @@ class OmniCaptioner(QwenCaptioner):
     def encode(self, clip: Clip, prompt: str) -> dict:
         if clip.sample_rate_hz != AUDIO_SAMPLE_RATE_HZ:
             raise ModelError(f"{clip.path}: audio must be {AUDIO_SAMPLE_RATE_HZ} Hz, got {clip.sample_rate_hz}")
+        audio_only = np.asarray(clip.frames).shape[0] == 0
         conversation = []
         if self.system_prompt:
             conversation.append({"role": "system", "content": [{"type": "text", "text": self.system_prompt}]})
-        conversation.append({"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prompt}]})
+        media = {"type": "audio"} if audio_only else {"type": "video"}
+        conversation.append({"role": "user", "content": [media, {"type": "text", "text": prompt}]})
         text = self.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+        if audio_only:
+            # A sound, not a video (an ASR / audio-caption row): Qwen-Omni's own audio input, whose
+            # audio tokens take the model's audio-only positions; the processor sends no pixels.
+            if np.asarray(clip.audio).size == 0:
+                raise ModelError(f"{clip.path}: nothing to encode: the clip has no frames and no audio samples")
+            audio = np.asarray(clip.audio, dtype=np.float32)
+            audio = np.pad(audio, (0, max(0, AUDIO_SAMPLE_RATE_HZ // 10 - audio.size)))  # >= one 0.1 s window
+            return self.processor(text=[text], audio=[audio], return_tensors="pt")
         frames, _ = video_input(clip)
         audio = clip.audio
         if audio.size < AUDIO_SAMPLE_RATE_HZ // 10:

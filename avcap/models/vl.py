@@ -98,6 +98,9 @@ class VLCaptioner(QwenCaptioner):
         self.default_prompt = TARSIER2_PROMPT if self.tarsier2 else VISUAL_PROMPT
 
     def encode(self, clip: Clip, prompt: str) -> dict:
+        if clip.num_frames == 0:
+            raise ModelError(f"{clip.path}: audio-only clip (no frames): {self.name} is a visual-only "
+                             f"{self.variant} model; caption sounds with a salmonn2 or omni model")
         conversation = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prompt}]}]
         text = self.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
         frames, metadata = video_input(clip, duplicate_frames=self.tarsier2)

@@ -2,7 +2,7 @@
 
 Every recipe reads the dataset format of DESIGN.md: a row's first human turn is the prompt,
 its first model turn the ground-truth answer; preference rows add ``chosen`` and
-``rejected``. The captioner tokenises inside ``sequence_logps``, so a batch carries
+``rejected``. A row with ``audio`` but no ``video`` is an audio-only row (its clip has no frames). The captioner tokenises inside ``sequence_logps``, so a batch carries
 ``TrainExample`` lists rather than tensors.
 """
 
@@ -68,12 +68,21 @@ def load_rows(path: str | Path, *, what: str) -> list[DatasetRow]:
     return dataset.rows
 
 
+# An audio row's placeholder in the 2+ release's data (``<audio>``; an ``<image>`` there is
+# turned into ``<audio>`` when the row has audio but no video or image, LazySupervisedDataset).
+
+
+def row_prompt(row: DatasetRow, default_prompt: str) -> str:
+    """The row's instruction (media placeholders are stripped when rows are read), else the default."""
+    return row.prompt or default_prompt
+
+
 def supervised_items(rows: list[DatasetRow], default_prompt: str) -> list[SupervisedItem]:
     items = []
     for row in rows:
         if not row.reference:
             raise DataError(f"{row.source}: row '{row.id}' has no ground-truth answer (a 'gpt' turn)")
-        items.append(SupervisedItem(row, row.prompt or default_prompt, row.reference))
+        items.append(SupervisedItem(row, row_prompt(row, default_prompt), row.reference))
     return items
 
 
@@ -89,17 +98,23 @@ def preference_items(rows: list[DatasetRow], default_prompt: str, need_reference
     for row in rows:
         if need_reference and not row.reference:
             raise DataError(f"{row.source}: gDPO row '{row.id}' has no ground-truth caption (a 'gpt' turn)")
-        items.append(PreferenceItem(row, row.prompt or default_prompt, _text(row, "chosen"), _text(row, "rejected"),
+        items.append(PreferenceItem(row, row_prompt(row, default_prompt), _text(row, "chosen"), _text(row, "rejected"),
                                     row.reference))
     return items
 
 
 def load_row_clip(row: DatasetRow, frame_policy: str) -> Clip:
-    """Decode the row's video (and separate audio track, if any) under the captioner's policy."""
-    from avcap.media import load_clip
+    """Decode the row's video (and separate audio track, if any) under the captioner's policy.
+
+    A row with ``audio`` and no ``video`` (ASR / audio-caption rows of audio alignment,
+    video-SALMONN 2 §3.2) becomes an audio-only clip with no frames.
+    """
+    from avcap.media import load_audio_clip, load_clip
 
     if row.video is None:
-        raise DataError(f"{row.source}: row '{row.id}' has no video; audio-only rows are not supported yet")
+        if row.audio is None:  # parse_row refuses such rows; a hand-built row may still lack both
+            raise DataError(f"{row.source}: row '{row.id}' has neither 'video' nor 'audio'")
+        return load_audio_clip(row.audio)
     return load_clip(row.video, policy=frame_policy, audio_path=row.audio)
 
 

@@ -92,3 +92,11 @@ def test_file_level_errors(tmp_path: Path, content: str, message: str):
 def test_missing_file(tmp_path: Path):
     with pytest.raises(DataError, match="not found"):
         load_dataset(tmp_path / "nope.json")
+
+
+def test_media_placeholders_are_stripped_from_prompts(tmp_path: Path):
+    path = tmp_path / "set.jsonl"
+    rows = [{"id": "a", "audio": "a.wav", "conversations": [{"from": "human", "value": "<audio>\nTranscribe."}]},
+            {"id": "b", "audio": "b.wav", "conversations": [{"from": "human", "value": "<image>\nWhat sounds occur?"}]}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert [r.prompt for r in load_dataset(path).rows] == ["Transcribe.", "What sounds occur?"]

@@ -132,3 +132,27 @@ def test_help_teaches_with_examples():
     assert result.exit_code == 0
     for needle in ("Examples", "tsinghua-ee/video-SALMONN-2_plus_7B", "tiny:omni", "--num-samples", "resumes"):
         assert needle in result.output
+
+
+def test_audio_only_dataset_rows_are_captioned_from_their_audio(tmp_path):
+    """An ASR-style row (``audio``, no ``video``, the release's ``<audio>`` placeholder) is captioned."""
+    import wave
+
+    import numpy as np
+
+    audio = tmp_path / "speech.wav"
+    samples = (0.3 * np.sin(2 * np.pi * 440 * np.arange(16000 * 2) / 16000) * 32767).astype("<i2")
+    with wave.open(str(audio), "wb") as f:
+        f.setnchannels(1), f.setsampwidth(2), f.setframerate(16000)
+        f.writeframes(samples.tobytes())
+    data = tmp_path / "asr.jsonl"
+    data.write_text(json.dumps({"id": "asr1", "audio": audio.name, "conversations": [
+        {"from": "human", "value": "<audio>\nTranscribe the speech."}, {"from": "gpt", "value": "x"}]}) + "\n"
+        + json.dumps({"id": "gone", "audio": "missing.wav"}) + "\n")
+    out = tmp_path / "captions.jsonl"
+    result = run(data, "--model", "tiny:salmonn2", "--out", out, *FAST)
+    assert result.exit_code == 1, result.output  # one row failed: its audio file is missing
+    got = {r["id"]: r for r in rows(out)}
+    assert got["asr1"]["error"] is None and isinstance(got["asr1"]["caption"], str)
+    assert got["asr1"]["video"] is None and got["asr1"]["generation"]["prompt"] == "Transcribe the speech."
+    assert "missing.wav" in got["gone"]["error"]

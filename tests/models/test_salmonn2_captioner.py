@@ -147,8 +147,14 @@ def test_gradients_reach_the_audio_aligner_with_frozen_encoders_and_llm(variant)
             p.grad = None
 
 
-def test_frameless_clip_is_a_model_error():
-    clip = make_clip(1, 1.0)
+def test_frameless_clip_without_audio_is_a_model_error():
+    # A frameless clip with audio is an audio-only clip (test_salmonn2_audio_only.py); with no
+    # audio samples either there is nothing to encode.
+    clip = make_clip(1, 1.0, empty_audio=True)
     clip.frames = clip.frames[:0]
     with pytest.raises(ModelError):
         tiny_captioner("plus").caption([clip], PROMPT, GREEDY)
+    bad = make_clip(1, 1.0)
+    bad.frames = bad.frames[..., 0]  # [N, H, W]: not RGB frames
+    with pytest.raises(ModelError):
+        tiny_captioner("plus").caption([bad], PROMPT, GREEDY)

@@ -90,7 +90,9 @@ class SalmonnV1Model(nn.Module):
         is_visual, is_audio = ids == VISUAL_SLOT, ids == AUDIO_SLOT
         text_ids = ids.masked_fill(is_visual | is_audio, 0)
         embeds = self.llm.get_input_embeddings()(text_ids)
-        embeds = scatter_features(embeds, is_visual, self.frame_features(batch.visual), "visual")
+        # Audio-only clips bring no pixels; a batch of only those skips the vision tower.
+        visual = (self.frame_features(batch.visual) if batch.visual.shape[0] else embeds.new_zeros((0, embeds.shape[-1])))
+        embeds = scatter_features(embeds, is_visual, visual, "visual")
         audio = self.audio(batch.audio_features, batch.chunks_per_clip)
         return scatter_features(embeds, is_audio, torch.cat(audio, dim=0), "audio")
 

@@ -1,6 +1,8 @@
 """Clips + prompts (+ answers) -> one left-padded batch of model inputs, for both releases.
 
-Each clip becomes one user turn holding its interleaved audio-visual block (eqs. 4-6):
+Each clip becomes one user turn holding its interleaved audio-visual block (eqs. 4-6), or, for
+an audio-only clip (no frames: an ASR or audio-caption row), its audio tokens alone in the
+same place -- the 2+ release's ``<audio>`` placeholder, the first release's modality "audio":
 
 * 2+: ``<|vision_start|>`` + per temporal grid ``<|video_pad|>`` x h·w/4 then its audio group of
   ``<|audio_pad|>`` + ``<|vision_end|>\\n`` + prompt, as the release's ``generate_id_target``
@@ -50,7 +52,7 @@ class Salmonn2Batch:
     attention_mask: torch.Tensor  # [B, L]
     position_ids: torch.Tensor  # [3, B, L] M-RoPE (2+) or [B, L] (v1)
     visual: torch.Tensor  # 2+: pixel_values_videos [patches, C·2·14·14]; v1: pixel_values [frames, 3, S, S]
-    video_grid_thw: torch.Tensor | None  # [B, 3] (2+ only)
+    video_grid_thw: torch.Tensor | None  # [V, 3] for the V clips with frames (2+ only; None when V = 0)
     audio_features: torch.Tensor  # [chunks, mel bins, 3000], all clips in order
     chunks_per_clip: list[int]  # [B]
     labels: torch.Tensor | None  # [B, L], IGNORE_INDEX outside the answers
@@ -160,9 +162,12 @@ class _Processor:
 
 
 def _frames(clip: Clip) -> np.ndarray:
+    """Frames [N, H, W, 3]; N = 0 is an audio-only clip (``load_audio_clip``), which needs audio."""
     frames = np.asarray(clip.frames)
-    if frames.ndim != 4 or frames.shape[0] < 1 or frames.shape[-1] != 3:
-        raise ModelError(f"{clip.path}: expected frames [N>=1, H, W, 3], got shape {frames.shape}")
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ModelError(f"{clip.path}: expected frames [N, H, W, 3], got shape {frames.shape}")
+    if frames.shape[0] == 0 and np.asarray(clip.audio).size == 0:
+        raise ModelError(f"{clip.path}: nothing to encode: the clip has no frames and no audio samples")
     return frames
 
 
@@ -188,27 +193,37 @@ class PlusProcessor(_Processor):
     def encode(self, clip: Clip, prompt: str) -> dict:
         frames = _frames(clip)
         n = frames.shape[0]
-        size = {"shortest_edge": self.video.min_frame_pixels, "longest_edge": self.video.frame_max_pixels(n)}
-        out = self.video_processor(videos=[frames], size=size, return_tensors="pt")
-        grid = [int(x) for x in out["video_grid_thw"][0]]
-        per_grid = grid[1] * grid[2] // self.video.merge_size**2
-        # second_per_grid_ts = temporal_patch_size / fps with fps = N / duration (release's dataset.py).
-        duration = clip.duration_s if clip.duration_s > 0 else max(float(clip.frame_times[-1]), 1e-3)
-        seconds_per_grid = self.video.temporal_patch_size * duration / n
         feats, chunks = self._audio(clip)
         l_tokens = chunks * self.aligner_cfg.tokens_per_chunk
-        layout = interleave_layout(per_grid, timed_audio_boundaries(grid[0], l_tokens, seconds_per_grid))
-        kinds = layout_kinds(layout)
-        block = np.where(kinds == VISUAL, self.spec.video_token_id, self.spec.audio_token_id).tolist()
+        if n == 0:
+            # Audio only: the release writes its "<audio>" placeholder as <|vision_start|>, all the
+            # clip's <|audio_pad|> tokens, <|vision_end|> (generate_id_target), and sends no pixels.
+            visual = torch.zeros((0, 3 * self.video.temporal_patch_size * self.video.patch_size**2))
+            block, grid, seconds_per_grid = [self.spec.audio_token_id] * l_tokens, None, 0.0
+        else:
+            size = {"shortest_edge": self.video.min_frame_pixels, "longest_edge": self.video.frame_max_pixels(n)}
+            out = self.video_processor(videos=[frames], size=size, return_tensors="pt")
+            visual = out["pixel_values_videos"]
+            grid = [int(x) for x in out["video_grid_thw"][0]]
+            per_grid = grid[1] * grid[2] // self.video.merge_size**2
+            # second_per_grid_ts = temporal_patch_size / fps with fps = N / duration (release's dataset.py).
+            duration = clip.duration_s if clip.duration_s > 0 else max(float(clip.frame_times[-1]), 1e-3)
+            seconds_per_grid = self.video.temporal_patch_size * duration / n
+            layout = interleave_layout(per_grid, timed_audio_boundaries(grid[0], l_tokens, seconds_per_grid))
+            kinds = layout_kinds(layout)
+            block = np.where(kinds == VISUAL, self.spec.video_token_id, self.spec.audio_token_id).tolist()
         ids = (self.ids(SYSTEM + "<|im_start|>user\n<|vision_start|>") + block
                + self.ids(f"<|vision_end|>\n{prompt}<|im_end|>\n" + ASSISTANT))
-        return {"ids": ids, "visual": out["pixel_values_videos"], "grid": grid, "audio": feats, "chunks": chunks,
+        return {"ids": ids, "visual": visual, "grid": grid, "audio": feats, "chunks": chunks,
                 "seconds_per_grid": seconds_per_grid, "num_audio": l_tokens}
 
     def positions(self, item: dict, tail: list[int]) -> np.ndarray:
+        # Each example alone, as the release computes them for a batch of one: its get_rope_index
+        # picks one branch per batch, so a batch mixing audio-only and video rows would misplace one kind.
         return plus_rope_positions(
             item["ids"] + tail, video_token_id=self.spec.video_token_id, audio_token_id=self.spec.audio_token_id,
-            grid_thw=tuple(item["grid"]), spatial_merge_size=self.spec.spatial_merge_size,
+            grid_thw=tuple(item["grid"]) if item["grid"] is not None else None,
+            spatial_merge_size=self.spec.spatial_merge_size,
             seconds_per_grid=item["seconds_per_grid"], num_audio=item["num_audio"],
         )
 
@@ -231,11 +246,18 @@ class V1Processor(_Processor):
 
     def encode(self, clip: Clip, prompt: str) -> dict:
         frames = _frames(clip)
-        pixels = self.image_processor(images=list(frames), return_tensors="pt")["pixel_values"]
         feats, chunks = self._audio(clip)
         l_tokens = chunks * self.aligner_cfg.tokens_per_chunk
-        layout = interleave_layout(self.spec.tokens_per_frame, audio_boundaries(frames.shape[0], l_tokens))
-        block = np.where(layout_kinds(layout) == VISUAL, VISUAL_SLOT, AUDIO_SLOT).tolist()
+        if frames.shape[0] == 0:
+            # Audio only (modality "audio" in the release): the clip's speech embeddings fill the
+            # <image> slot whole (prepare_inputs_labels_for_multimodal), with 1D positions as ever.
+            side = int(self.spec.vision["image_size"])
+            pixels = torch.zeros((0, 3, side, side))
+            block = [AUDIO_SLOT] * l_tokens
+        else:
+            pixels = self.image_processor(images=list(frames), return_tensors="pt")["pixel_values"]
+            layout = interleave_layout(self.spec.tokens_per_frame, audio_boundaries(frames.shape[0], l_tokens))
+            block = np.where(layout_kinds(layout) == VISUAL, VISUAL_SLOT, AUDIO_SLOT).tolist()
         # preprocess_qwen: role ids + "\n" + <image> + "\n" + ids("\n" + prompt) (the user text is "<image>\n...").
         ids = (self.ids(SYSTEM + "<|im_start|>user\n") + block + self.ids("\n") + self.ids("\n" + prompt)
                + self.ids("<|im_end|>\n" + ASSISTANT))

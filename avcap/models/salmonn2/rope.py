@@ -12,6 +12,12 @@ each) share one clock:
 * text after the block continues from the block's largest *time* position + 1 (the video-only
   case continues from its largest position of any axis + 1, as Qwen2.5-VL does).
 
+An audio-only block (no video grid: an ASR / audio-caption row, the release's ``<audio>``
+placeholder) takes the release's audio-only branch of ``get_rope_index`` instead: with ``b``
+the position after the text before it, audio token k gets ``(b + k, b + k, b)`` -- time and
+*height* count the tokens, width stays put, where the audio-visual branch above counts time and
+*width* -- and the text after continues from ``b + num_audio``.
+
 Generation continues from the last position + 1. This is a pure function of the token ids.
 """
 
@@ -38,15 +44,17 @@ def plus_rope_positions(
 
     The block starts at the first video token and holds exactly ``t·h·w/merge²`` video tokens
     and ``num_audio`` audio tokens (any interleaving); a ValueError names what does not fit.
+    With ``grid_thw`` None the sequence holds no video token and at most one contiguous block
+    of ``num_audio`` audio tokens (an audio-only clip; ``num_audio`` 0: text only).
     """
     ids = np.asarray(input_ids, dtype=np.int64)
     length = ids.shape[0]
     is_video = ids == video_token_id
     is_audio = ids == audio_token_id
     if grid_thw is None:
-        if is_video.any() or is_audio.any():
-            raise ValueError("video or audio tokens without a video grid")
-        return np.broadcast_to(np.arange(length), (3, length)).copy()
+        if is_video.any():
+            raise ValueError("video tokens without a video grid")
+        return _audio_only_positions(is_audio, num_audio)
     t, h, w = (int(x) for x in grid_thw)
     gh, gw = h // spatial_merge_size, w // spatial_merge_size
     n_video = t * gh * gw
@@ -80,4 +88,28 @@ def plus_rope_positions(
     positions[:, start:end] = block
     after = (block[0].max() if num_audio > 0 else block.max()) + 1
     positions[:, end:] = after + np.arange(length - end)
+    return positions
+
+
+def _audio_only_positions(is_audio: np.ndarray, num_audio: int) -> np.ndarray:
+    """[3, L] for text around at most one run of ``num_audio`` audio tokens (no video grid).
+
+    The release's audio-only branch (``get_rope_index``, ``audio_lengths`` without a video
+    grid): text counts 0, 1, ... on all three axes; audio token k -> ``(b + k, b + k, b)``;
+    the text after continues from the block's largest time position + 1.
+    """
+    length = is_audio.shape[0]
+    positions = np.broadcast_to(np.arange(length), (3, length)).copy()
+    count = int(is_audio.sum())
+    if count != num_audio:
+        raise ValueError(f"{count} audio tokens in the sequence, expected {num_audio}")
+    if count == 0:
+        return positions
+    start = int(np.argmax(is_audio))
+    end = start + count
+    if not is_audio[start:end].all():
+        raise ValueError("audio tokens without a video grid must form one contiguous block")
+    k = np.arange(count)
+    positions[:, start:end] = np.stack([k, k, np.zeros_like(k)]) + start
+    positions[:, end:] = end + np.arange(length - end)  # last time position (start + count - 1) + 1
     return positions
