@@ -21,7 +21,7 @@ import torch
 from transformers import Trainer, TrainingArguments
 
 from avcap.config import save_config
-from avcap.errors import ModelError
+from avcap.errors import ConfigError, ModelError
 from avcap.train.configs import OptimArgs
 from avcap.train.objectives import LN2
 
@@ -125,6 +125,52 @@ class AvcapTrainer(Trainer):
         self._metrics: dict[str, list[torch.Tensor]] = defaultdict(list)
         self.first_step_metrics: dict[str, float] | None = None
 
+    # -- FSDP: also on CPU processes, wrapping only the decoder layers this model has
+    def create_accelerator_and_postprocess(self) -> None:
+        super().create_accelerator_and_postprocess()
+        if not self.is_fsdp_enabled and (self.args.fsdp_plugin_args is not None
+                                         or os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true"):
+            self._enable_cpu_fsdp()
+        if self.is_fsdp_enabled:
+            self._keep_present_layer_classes(self.accelerator.state.fsdp_plugin)
+
+    def _enable_cpu_fsdp(self) -> None:
+        # accelerate (1.15) turns FSDP on only for GPU-like process groups: on CPU (gloo) it drops
+        # the plugin and silently trains plain DDP. torch's FSDP2 runs on gloo, so turn it on
+        # here; both shared states (PartialState is re-copied into AcceleratorState) must agree.
+        from accelerate.state import PartialState
+        from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
+
+        state = self.accelerator.state
+        if state.distributed_type != DistributedType.MULTI_CPU:
+            return  # a single process: nothing to shard
+        plugin_args = self.args.fsdp_plugin_args
+        plugin = FullyShardedDataParallelPlugin(**plugin_args) if plugin_args else FullyShardedDataParallelPlugin()
+        if plugin.fsdp_version != 2:
+            raise ConfigError("FSDP on CPU processes needs FSDP2: set version: 2 in the FSDP config")
+        if self.accelerator.mixed_precision != "no":
+            plugin.set_mixed_precision(self.accelerator.mixed_precision)
+        if plugin.activation_checkpointing and self.args.activation_checkpointing:
+            raise ConfigError("set only one of the FSDP config's activation_checkpointing and "
+                             "optim.gradient_checkpointing")
+        PartialState._shared_state["distributed_type"] = DistributedType.FSDP
+        state.distributed_type = DistributedType.FSDP
+        state.fsdp_plugin = plugin
+        self.is_fsdp_enabled = True
+
+    def _keep_present_layer_classes(self, plugin) -> None:
+        # One shipped config names the decoder layers of several families (Qwen2.5-VL, Qwen2);
+        # accelerate fails on any name absent from the model, so keep the present ones.
+        names = plugin.transformer_cls_names_to_wrap
+        if not names:
+            return
+        present = {type(m).__name__ for m in self.model.modules()}
+        kept = [n for n in names if n in present]
+        if not kept:
+            raise ConfigError(f"FSDP transformer_layer_cls_to_wrap names none of this model's layers "
+                             f"({', '.join(names)}); add its decoder layer class to the FSDP config")
+        plugin.transformer_cls_names_to_wrap = kept
+
     # -- batches are typed objects; the captioner moves what it builds to its device
     def _prepare_inputs(self, inputs):
         return inputs
@@ -203,4 +249,5 @@ def train_metrics(trainer: AvcapTrainer) -> dict[str, Any]:
         "train_loss": summary.get("train_loss"),
         "log_history": history,
         "finite": all(math.isfinite(h["loss"]) for h in steps),
+        "distributed_type": trainer.accelerator.distributed_type.value,  # NO, MULTI_CPU / MULTI_GPU, FSDP, DEEPSPEED
     }

@@ -201,6 +201,11 @@ def fit(cfg: Any, procs: Processes, captioner, *, start: str, items: list, colla
     metrics["resumed_from"] = resume
     metrics["trainable_parameters"] = sum(p.numel() for p in policy.parameters() if p.requires_grad)
     del trainer, policy
+    # ZeRO-3's TrainingArguments register a global that makes every later transformers model
+    # build a collective deepspeed.zero.Init: the main process's merge below would wait forever.
+    from transformers.integrations.deepspeed import unset_hf_deepspeed_config
+
+    unset_hf_deepspeed_config()
     free_memory()
     procs.barrier()
     if procs.is_main:
