@@ -58,7 +58,7 @@ class Captioner(Protocol):
 
     name: str
     family: str
-    frame_policy: str  # name of the avcap.media sampling policy this family expects
+    frame_policy: Any  # the avcap.media sampling policy this model expects: a name or a SamplingPolicy
 
     def caption(self, clips: list[Clip], prompt: str, generation: GenerationConfig) -> list[str]: ...
 

@@ -132,8 +132,14 @@ def select_round(rows: Sequence[DatasetRow], round_dir: Path, scores: dict[tuple
         else:
             failures.append(rec["error"])
     pairs, deltas_e, deltas_r = [], [], []
+    empty = 0
     for row in rows:
         recs = sorted(per_video.get(row.id, []), key=lambda r: r["sample"])
+        # An empty sample is no caption: it misses every event but hallucinates none, so it can
+        # out-score a garbled one, yet it cannot be a DPO answer. It never enters a pair.
+        nonempty = [r for r in recs if (r.get("caption") or "").strip()]
+        empty += len(recs) - len(nonempty)
+        recs = nonempty
         if len(recs) < 2:
             continue
         picked = select_pair([(r["total"], r["repetition"]) for r in recs], round_index, thresholds)
@@ -157,6 +163,7 @@ def select_round(rows: Sequence[DatasetRow], round_dir: Path, scores: dict[tuple
         "videos_sampled": len(read_samples(round_dir)),
         "captions_scored": len(scored),
         "captions_failed": len(failures),
+        "captions_empty": empty,
         "failure_examples": failures[:5],
         "pairs": len(pairs),
         "pair_rate": len(pairs) / len(rows) if rows else 0.0,

@@ -13,17 +13,10 @@ from avcap.synth.sample import SampleVideoSpec, write_sample_video
 DURATIONS = {"a.mp4": 1.0, "b.mp4": 2.5, "c.mp4": 1.5, "d.mp4": 3.0}
 
 
-@pytest.fixture(scope="session", autouse=True)
-def tiny_cache(tmp_path_factory) -> Path:
-    """Build miniatures into a session folder (not the user's ~/.cache)."""
-    root = tmp_path_factory.mktemp("tiny")
-    old = os.environ.get("AVCAP_TINY_DIR")
-    os.environ["AVCAP_TINY_DIR"] = str(root)
-    yield root
-    if old is None:
-        os.environ.pop("AVCAP_TINY_DIR", None)
-    else:
-        os.environ["AVCAP_TINY_DIR"] = old
+@pytest.fixture(scope="session")
+def tiny_cache() -> Path:
+    """The session's miniature cache (set once for the whole suite in tests/conftest.py)."""
+    return Path(os.environ["AVCAP_TINY_DIR"])
 
 
 @pytest.fixture(scope="session", autouse=True)

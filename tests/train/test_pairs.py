@@ -97,6 +97,17 @@ def test_selection_follows_table6_and_writes_preference_rows(data_dir, tmp_path)
     assert json.loads((tmp_path / "pair_stats.json").read_text())["mean_delta_e"] == pytest.approx(0.5)
 
 
+def test_an_empty_sample_never_enters_a_pair(data_dir, tmp_path):
+    """An empty caption misses all 4 events (100 %) and beats a garbled one (3 missing + 3 invented,
+    150 %), but it is no caption: the pair is not made and the empty sample is counted."""
+    rows = _rows(data_dir)[:1]
+    _write_samples(tmp_path, {"v0": ["", "garbled caption"]})
+    scores = score_round(rows, tmp_path, lambda rs, cs: [EventCounts(4, 4, 0, 0) if not c else EventCounts(4, 3, 0, 3)
+                                                         for c in cs])
+    pairs, stats = select_round(rows, tmp_path, scores, round_index=1, thresholds=(0.05, -1.0))
+    assert pairs == [] and stats["captions_empty"] == 1 and stats["captions_scored"] == 2
+
+
 def test_judge_scorer_counts_events_with_a_backend(data_dir, tmp_path):
     """The LLM-judge path (scripted heuristic backend here), cached in SQLite."""
     rows = _rows(data_dir)

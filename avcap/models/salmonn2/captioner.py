@@ -12,7 +12,7 @@ import torch
 from avcap.errors import ModelError
 from avcap.media.clip import Clip
 from avcap.models.base import GenerationConfig, TrainExample
-from avcap.models.hf_common import resolve_device, resolve_dtype
+from avcap.models.hf_common import read_settings, resolve_device, resolve_dtype
 from avcap.models.salmonn2.checkpoints import CheckpointFiles, load_official, save_official
 from avcap.models.salmonn2.config import PLUS, detect_variant, plus_spec, v1_spec
 from avcap.models.salmonn2.processing import IGNORE_INDEX, PlusProcessor, PlusVideoSettings, V1Processor
@@ -206,4 +206,12 @@ def load(name_or_path: str, device: str = "cpu", dtype=None, attn_implementation
         processor = PlusProcessor(tokenizer, spec, video)
     else:
         processor = V1Processor(tokenizer, spec)
-    return Salmonn2Captioner(str(name_or_path), model, processor, tokenizer, config, source=folder)
+    captioner = Salmonn2Captioner(str(name_or_path), model, processor, tokenizer, config, source=folder)
+    # avcap's own checkpoints (e.g. the nano model) may carry frame-policy overrides in avcap.json;
+    # save_pretrained copies that file, so every model trained from them samples frames the same way.
+    overrides = read_settings(folder).get("frame_policy")
+    if overrides:
+        from avcap.media.policies import get_policy
+
+        captioner.frame_policy = get_policy("salmonn2", **overrides)
+    return captioner
