@@ -10,13 +10,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from avcap.train.configs import SFTConfig
+from avcap.train.configs import AlignConfig, LoraArgs, SFTConfig
 from avcap.train.data import collate_supervised, load_rows, supervised_items
 from avcap.train.objectives import SFTObjective
 from avcap.train.recipes.common import fit, init_processes, load_model, write_config, write_report
 
 
 def run_sft(cfg: SFTConfig) -> dict:
+    return run_supervised(cfg, "sft", lora=cfg.lora, train_aligner=cfg.train_aligner)
+
+
+def run_supervised(cfg: SFTConfig | AlignConfig, recipe: str, lora: LoraArgs | None, train_aligner: bool) -> dict:
+    """Cross-entropy on the answer tokens; shared by ``sft`` (LoRA + aligner) and ``align`` (aligner only)."""
     procs = init_processes(cfg.optim, cfg.model)
     out = Path(cfg.output_dir)
     write_config(cfg, out, procs)
@@ -24,9 +29,9 @@ def run_sft(cfg: SFTConfig) -> dict:
     started = time.time()
     captioner = load_model(cfg.model, cfg.optim, procs)
     metrics = fit(cfg, procs, captioner, start=cfg.model.name, items=items, collator=collate_supervised,
-                  objective=SFTObjective(), lora=cfg.lora, train_aligner=cfg.train_aligner, optim=cfg.optim,
+                  objective=SFTObjective(), lora=lora, train_aligner=train_aligner, optim=cfg.optim,
                   out_dir=out, no_dropout=cfg.disable_dropout)
-    report = {"recipe": "sft", "rows": len(items), "model": str(out / "model"), "seconds": time.time() - started,
+    report = {"recipe": recipe, "rows": len(items), "model": str(out / "model"), "seconds": time.time() - started,
               "train": metrics, "world_size": procs.world}
     write_report(out / "report.json", report, procs)
     return report
