@@ -110,6 +110,15 @@ def qwen_frame_times(
     return [float(i) / source_fps for i in idx]
 
 
+def _checked_frame_count(duration_s: float, source_fps: float, num_frames: int, num_source_frames: int | None) -> int:
+    """Validate the arguments of an N-uniform-frames sampler; return the source frame count F."""
+    _check_duration(duration_s)
+    _check_rate("source_fps", source_fps)
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    return source_frame_count(duration_s, source_fps, num_source_frames)
+
+
 def tarsier2_frame_times(
     duration_s: float, source_fps: float, num_frames: int = 16, num_source_frames: int | None = None
 ) -> list[float]:
@@ -121,11 +130,7 @@ def tarsier2_frame_times(
     >>> tarsier2_frame_times(2.0, 5.0, num_frames=4)   # F = 10: indices 0, 3, 6, 9
     [0.0, 0.6, 1.2, 1.8]
     """
-    _check_duration(duration_s)
-    _check_rate("source_fps", source_fps)
-    if num_frames < 1:
-        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
-    total = source_frame_count(duration_s, source_fps, num_source_frames)
+    total = _checked_frame_count(duration_s, source_fps, num_frames, num_source_frames)
     if num_frames == 1:
         idx = [0]
     elif total <= num_frames:
@@ -146,11 +151,7 @@ def videollama2_frame_times(
     >>> videollama2_frame_times(2.1, 10.0, num_frames=4)   # F = 21: seg 5 -> 2.5, 7.5, 12.5, 17.5
     [0.3, 0.8, 1.3, 1.8]
     """
-    _check_duration(duration_s)
-    _check_rate("source_fps", source_fps)
-    if num_frames < 1:
-        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
-    total = source_frame_count(duration_s, source_fps, num_source_frames)
+    total = _checked_frame_count(duration_s, source_fps, num_frames, num_source_frames)
     seg = (total - 1) / num_frames
     idx = np.round(np.array([seg * (i + 0.5) for i in range(num_frames)]) + 1e-6).astype(int)
     return [float(i) / source_fps for i in idx]
