@@ -61,6 +61,8 @@ def caption_cmd(
     dtype: str = typer.Option("auto", help="auto (bf16 on GPU, float32 on CPU), bf16, fp16, fp32."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar with ETA."),
     prefetch: bool = typer.Option(True, "--prefetch/--no-prefetch", help="Decode the next batch while generating."),
+    mute_audio: bool = typer.Option(False, "--mute-audio",
+                                    help="Replace each video's sound by silence (the audio-off ablation)."),
 ) -> None:
     from avcap.errors import AvcapError, ConfigError
     from avcap.media import get_policy
@@ -77,7 +79,8 @@ def caption_cmd(
             get_policy(frames)
         run_prompt = resolve_prompt(prompt, prompt_preset)
         config = CaptionRunConfig(out=out, generation=generation, prompt=run_prompt, frames=frames,
-                                  batch_size=batch_size, prefetch=prefetch, progress=progress)
+                                  batch_size=batch_size, prefetch=prefetch, progress=progress,
+                                  mute_audio=mute_audio)
         items, warnings = collect_items(inputs)
     except ConfigError as err:
         raise typer.BadParameter(str(err)) from err

@@ -1,8 +1,13 @@
-"""``avcap demo``: the built-in default job, offline, on generated videos.
+"""``avcap demo``: the whole loop offline, on the built-in default.
 
-Until the shipped nano captioner lands (issue 7), the demo covers the media path every
-captioner uses: it writes a few synthetic audio-visual videos with exact ground truth,
-probes them under the video-SALMONN 2 policy and decodes them into model-ready clips.
+1. generate a few synthetic audio-visual videos whose ground truth is exact (``avcap.synth``);
+2. caption them with the shipped nano video-SALMONN 2 (``builtin:nano``, trained on CPU by
+   ``scripts/train_nano.sh``);
+3. judge the captions with the symbolic judge (exact missing / incorrect / hallucinated events);
+4. print a per-video table and write ``report.json`` + ``report.html``.
+
+No GPU, no API key, no download. Every step resumes: a second run reuses the videos, the
+captions and the judgments already written under ``--out``.
 """
 
 from __future__ import annotations
@@ -11,49 +16,85 @@ from pathlib import Path
 
 import typer
 
+# Seeds 1-3 are the nano model's training, preference and held-out sets (scripts/train_nano.sh);
+# the demo's default seed 0 draws videos the model never saw.
+DEMO_SEED = 0
+
 
 def demo(
-    out: Path = typer.Option(Path("demo_out"), "--out", help="Folder for the generated videos and dataset."),
-    n: int = typer.Option(3, "--n", min=1, max=50, help="How many videos to generate."),
-    seed: int = typer.Option(0, help="Seed of the synthetic world."),
-    frames: str = typer.Option("salmonn2", "--frames", help="Frame sampling policy to show."),
+    out: Path = typer.Option(Path("demo_out"), "--out", help="Folder for videos, captions and the report."),
+    n: int = typer.Option(6, "--n", min=1, max=200, help="How many videos to generate and caption."),
+    seed: int = typer.Option(DEMO_SEED, help="Seed of the synthetic world (1-3 are the nano model's training data)."),
+    model: str = typer.Option("builtin:nano", "--model", "-m",
+                              help="Captioner: the shipped nano model, or any checkpoint `avcap caption` takes."),
+    batch_size: int = typer.Option(4, "--batch-size", "-b", min=1, help="Videos per generate call."),
+    mute_audio: bool = typer.Option(False, "--mute-audio", help="Caption with the sound replaced by silence."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
-    """Generate a few synthetic videos, probe them and decode them as a captioner would."""
-    import numpy as np
+    """Generate synthetic videos, caption them with the shipped nano model, judge them exactly, report."""
+    import sys
 
     from avcap.data import load_dataset
     from avcap.errors import AvcapError
-    from avcap.media import load_clip, probe
+    from avcap.eval import EvalConfig, EvalJob, run_job
+    from avcap.models import GenerationConfig, load_captioner
+    from avcap.models.captioning import CaptionItem, CaptionRunConfig, run_captioning
     from avcap.synth.dataset import DatasetConfig, build_dataset
     from avcap.synth.world import WorldConfig
 
+    show = progress and sys.stderr.isatty()
     try:
-        summary = build_dataset(
-            DatasetConfig(out=out, n=n, seed=seed, world=WorldConfig(speech=False), name="demo.json"), progress=False
-        )
-        dataset = load_dataset(out / "demo.json", strict=True)
+        summary = build_dataset(DatasetConfig(out=out, n=n, seed=seed, world=WorldConfig(speech=False),
+                                              name="demo.json"), progress=show)
+        data = out / "demo.json"
+        dataset = load_dataset(data, strict=True)
+        typer.echo(f"1. {len(dataset.rows)} synthetic videos with exact ground truth in {out}/videos "
+                   f"({summary.n_rendered} rendered now)")
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        captioner = load_captioner(model, device="cpu")
+        captions = out / ("captions_muted.jsonl" if mute_audio else "captions.jsonl")
+        items = [CaptionItem(id=row.id, video=row.video, prompt=row.prompt) for row in dataset.rows]
+        run = run_captioning(captioner, items, CaptionRunConfig(
+            out=captions, generation=GenerationConfig(max_new_tokens=160), batch_size=batch_size,
+            progress=show, mute_audio=mute_audio))
+        typer.echo(f"2. captioned with {model}{' (audio muted)' if mute_audio else ''}: {run.captioned} new, "
+                   f"{run.skipped} kept, {run.failed} failed, {run.seconds:.1f} s -> {captions}")
+        outcome = run_job(EvalJob(data=data, captions=[captions], out=out / "report", judge="symbolic",
+                                  config=EvalConfig(metrics=("salmonn2",))), progress=show)
     except AvcapError as err:
         typer.echo(f"demo: {err}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"1. wrote {len(dataset.rows)} synthetic videos with exact ground truth to {out}/ "
-               f"({summary.n_rendered} rendered, {summary.n_kept} kept from an earlier run)")
-    typer.echo(f"2. what the '{frames}' policy samples, and the decoded clip:")
-    for row in dataset.rows:
-        report = probe(row.video, frames)
-        clip = load_clip(row.video, frames)
-        rms = float(np.sqrt(np.mean(clip.audio**2))) if clip.audio.size else 0.0
-        typer.echo(
-            f"   {row.id}: {report.duration_s:.1f} s, {clip.num_frames} frames {tuple(clip.frames.shape[1:3])} "
-            f"at {', '.join(f'{t:.1f}' for t in clip.frame_times[:4])}{' ...' if clip.num_frames > 4 else ''} s; "
-            f"audio {clip.audio.size / clip.sample_rate_hz:.1f} s @ 16 kHz (rms {rms:.3f}), "
-            f"{report.audio_chunks} Whisper chunk(s); {len(row.events or [])} ground-truth events"
-        )
-    first = dataset.rows[0]
-    typer.echo(f"3. ground truth of {first.id}: {first.reference}")
-    typer.echo(
-        "next: `avcap caption <video> --model tiny:salmonn2 --out captions.jsonl`, "
-        "`avcap eval --help`, `avcap media probe --help`"
-    )
+    typer.echo("3. symbolic judge (exact event script): per video, then pooled over all events")
+    _print_table(outcome.report)
+    typer.echo(f"4. wrote {outcome.report_path} and {outcome.html_path} (open it in a browser)")
+    typer.echo("next: `avcap synth dataset DIR --n 200 --seed 3`, `avcap caption --help`, `avcap eval --help`, "
+               "`bash scripts/train_nano.sh` (retrain the nano model, ~1 h on 2 CPU cores)")
+
+
+def _print_table(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    name = report["caption_sets"][0]["name"]
+    table = Table(show_lines=False)
+    for column, justify in (("video", "left"), ("events", "right"), ("Miss", "right"), ("Hall", "right"),
+                            ("Total", "right"), ("caption (start)", "left")):
+        table.add_column(column, justify=justify, overflow="fold" if column.startswith("caption") else "ellipsis")
+    for item in report["items"]:
+        record = item["results"][name].get("salmonn2", {})
+        caption = (item["captions"][name] or {}).get("caption") or ""
+        if record.get("status") == "ok":
+            run = record["runs"][0]
+            cells = [str(len(record["events"])), f"{run['miss']:.0%}", f"{run['hall']:.0%}", f"{run['total']:.0%}"]
+        else:
+            cells = ["-", "-", "-", record.get("error", record.get("status", "not scored"))[:40]]
+        table.add_row(item["id"], *cells, caption[:90] + ("..." if len(caption) > 90 else ""))
+    pooled = report["caption_sets"][0]["metrics"]["salmonn2"]
+    if pooled.get("n_scored"):
+        table.add_row("all (pooled)", "", f"{pooled['miss']:.1%}", f"{pooled['hall']:.1%}", f"{pooled['total']:.1%}", "")
+    Console(width=160).print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -51,6 +51,9 @@ class CaptionRunConfig:
     batch_size: int = 1
     prefetch: bool = True
     progress: bool = True
+    # Replace every clip's sound by silence of the same length: the "audio off" ablation
+    # (the model still gets its audio tokens, as it does for a video without an audio track).
+    mute_audio: bool = False
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -175,7 +178,10 @@ def run_captioning(captioner, items: list[CaptionItem], config: CaptionRunConfig
         return config.prompt or item.prompt or default_prompt
 
     def generation_record(prompt: str) -> dict:
-        return {**dataclasses.asdict(gen), "frames": policy.name, "prompt": prompt}
+        record = {**dataclasses.asdict(gen), "frames": policy.name, "prompt": prompt}
+        if config.mute_audio:
+            record["audio"] = "muted"
+        return record
 
     _drop_error_rows(config.out)
     counts = {"captioned": 0, "failed": 0}
@@ -206,6 +212,8 @@ def run_captioning(captioner, items: list[CaptionItem], config: CaptionRunConfig
                         clip = load_audio_clip(item.audio)
                     else:
                         clip = load_clip(item.video, policy=policy, audio_path=item.audio)
+                    if config.mute_audio:
+                        clip = mute(clip)
                     decoded.append((item, clip, None, time.perf_counter() - t0))
                 except Exception as err:  # a bad file must not stop the run
                     decoded.append((item, None, one_line(err), time.perf_counter() - t0))
@@ -231,6 +239,13 @@ def run_captioning(captioner, items: list[CaptionItem], config: CaptionRunConfig
                     future = pool.submit(decode, batches[index + 1][1])
     return RunSummary(out=config.out, total=len(items) * n_samples, skipped=skipped, seconds=time.perf_counter() - start,
                       **counts)
+
+
+def mute(clip):
+    """The clip with its sound replaced by silence of the same length and rate."""
+    import numpy as np
+
+    return dataclasses.replace(clip, audio=np.zeros_like(clip.audio))
 
 
 def _generate(captioner, good, prompt: str, gen: GenerationConfig, write) -> None:

@@ -1,7 +1,8 @@
 """``load_captioner``: one entry point for every captioner family.
 
-A name is a miniature (``tiny:<name>``, built offline and cached), a local checkpoint folder,
-or a model-hub id. With ``backend="auto"`` the checkpoint's ``config.json`` decides the family:
+A name is a miniature (``tiny:<name>``, built offline and cached), the shipped nano captioner
+(``builtin:nano``, trained by ``scripts/train_nano.sh``), a local checkpoint folder, or a
+model-hub id. With ``backend="auto"`` the checkpoint's ``config.json`` decides the family:
 each family module's ``detect(config)`` is asked in order, video-SALMONN 2 first because a
 video-SALMONN 2+ config is a Qwen2.5-VL config plus its audio fields. Family modules are
 imported only when asked, so a missing optional family never breaks the others.
@@ -27,6 +28,10 @@ FAMILY_MODULES = {
 DETECT_ORDER = ("salmonn2", "omni", "vl")
 BACKENDS = ("auto", *FAMILY_MODULES)
 SUPPORTED = "video-SALMONN 2 (salmonn2), Qwen2.5-Omni/Qwen3-Omni incl. AVoCaDO (omni), Qwen2/2.5/3-VL incl. Tarsier2 (vl)"
+
+# The nano video-SALMONN 2 trained on the synthetic world, shipped inside the package.
+NANO_MODEL = "builtin:nano"
+BUILTIN_MODELS = {"builtin:nano": Path(__file__).resolve().parent.parent / "assets" / "nano"}
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -62,6 +67,13 @@ def resolve_checkpoint(name_or_path: str | Path) -> Path:
         from avcap.models.tiny import tiny_path
 
         return tiny_path(name)
+    if name.startswith("builtin:"):
+        if name not in BUILTIN_MODELS:
+            raise ModelError(f"{name}: no such built-in model (built in: {', '.join(BUILTIN_MODELS)})")
+        if not (BUILTIN_MODELS[name] / "config.json").is_file():
+            raise ModelError(f"{name}: its files are missing from {BUILTIN_MODELS[name]} "
+                             "(reinstall avcap, or rebuild them with scripts/train_nano.sh)")
+        return BUILTIN_MODELS[name]
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
@@ -100,7 +112,7 @@ def load_captioner(name_or_path: str | Path = DEFAULT_MODEL, backend: str = "aut
     if backend not in BACKENDS:
         raise ModelError(f"backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     name = str(name_or_path)
-    is_hub = not name.startswith("tiny:") and not Path(name).expanduser().exists() and bool(_HUB_ID.match(name))
+    is_hub = not name.startswith(("tiny:", "builtin:")) and not Path(name).expanduser().exists() and bool(_HUB_ID.match(name))
     if backend == "auto" and is_hub:
         family = detect_family(hub_config(name), where=f"{name}/config.json")
     else:

@@ -15,6 +15,8 @@ from typing import Literal
 from avcap.models.base import DEFAULT_PROMPT
 
 Precision = Literal["fp32", "bf16"]
+# Groups SFT may train in full besides the LoRA and the aligner.
+FULL_TRAIN_GROUPS = {"visual_encoder", "visual_aligner", "audio_encoder"}
 
 
 def _help(text: str, **kwargs):
@@ -145,6 +147,10 @@ class SFTConfig:
     output_dir: str = _help("run folder: checkpoints/ (resumable), trained/ (LoRA + aligner), model/ (merged captioner), report.json")
     prompt: str = _help("prompt for rows that carry none", default=DEFAULT_PROMPT)
     train_aligner: bool = _help("train the audio aligner together with the LoRA (paper: yes)", default=True)
+    train_groups: list[str] = _help(
+        "further parameter groups trained in full (visual_encoder, visual_aligner, audio_encoder); "
+        "paper: none, its visual LLM is pretrained -- a model built from scratch (the nano "
+        "captioner) needs its vision path trained", default_factory=list)
     disable_dropout: bool = _help("turn off the model's dropout (deterministic steps)", default=False)
     model: ModelArgs = field(default_factory=ModelArgs, metadata={"help": "starting captioner"})
     lora: LoraArgs = field(default_factory=LoraArgs, metadata={"help": "LoRA adapter"})
@@ -152,6 +158,10 @@ class SFTConfig:
 
     def __post_init__(self) -> None:
         _check_common(self)
+        bad = sorted(set(self.train_groups) - FULL_TRAIN_GROUPS)
+        if bad:
+            raise ValueError(f"train_groups: {', '.join(bad)} not among {', '.join(sorted(FULL_TRAIN_GROUPS))} "
+                             "(the LLM trains through the LoRA, the audio aligner through train_aligner)")
 
 
 @dataclass
@@ -196,7 +206,7 @@ class SamplingArgs:
     temperature: float = _help("sampling temperature", default=1.0)
     top_p: float = _help("nucleus sampling p", default=0.9)
     max_new_tokens: int = _help("caption length limit in tokens", default=1024)
-    batch_videos: int = _help("videos captioned per generate call", default=1)
+    batch_videos: int = _help("videos captioned per generate call (sampling and the held-out evaluation)", default=1)
 
     def __post_init__(self) -> None:
         if self.num_samples < 2:

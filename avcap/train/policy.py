@@ -66,11 +66,14 @@ class PolicyModule(nn.Module):
 
     @classmethod
     def build(cls, captioner, *, lora: LoraArgs | None, train_aligner: bool, seed: int = 0,
-              no_dropout: bool = False) -> PolicyModule:
+              no_dropout: bool = False, full_groups: tuple[str, ...] = ()) -> PolicyModule:
         """Freeze everything, then open the fresh LoRA on the LLM (if ``lora``) and the aligner (if asked).
 
         ``no_dropout`` turns off dropout in the captioner's own layers (not in the LoRA), as
         DPO needs: policy and reference must be the same function before the first update.
+        ``full_groups`` names further parameter groups (``visual_encoder``, ``visual_aligner``,
+        ...) that train in full -- for a model trained from scratch, which has no pretrained
+        visual LLM to keep frozen. They are supervised-only: a DPO reference does not restore them.
         """
         model = captioner.model
         if no_dropout:
@@ -85,7 +88,8 @@ class PolicyModule(nn.Module):
             net = attach_lora(model, lora, targets, seed=seed)  # LoRA params trainable, fp32
         else:
             net = model
-        for p in aligner:  # kept in the model's dtype: the captioner casts its inputs to it
+        full = [p for group in full_groups for p in param_group(captioner, group)]
+        for p in aligner + full:  # kept in the model's dtype: the captioner casts its inputs to it
             p.requires_grad_(True)
         if not any(p.requires_grad for p in net.parameters()):
             raise ModelError(f"{captioner.name}: nothing to train (no LoRA and no aligner)")

@@ -73,6 +73,7 @@ def test_lora_alpha_is_the_paper_scaling(captioner):
     (["--lora.bogus", "1"], "unknown key"),
     (["--optim.batch_size", "0"], "batch_size"),
     (["--optim.deepspeed", "ds.json", "--optim.fsdp", "full_shard"], "one of"),
+    (["--train_groups", "llm"], "train_groups: llm not among"),
 ])
 def test_bad_values_are_config_errors(override, match):
     with pytest.raises(ConfigError, match=match):

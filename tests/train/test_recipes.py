@@ -75,6 +75,23 @@ def test_sft_merges_lora_and_aligner_into_a_loadable_model(tiny_model, data_dir,
     assert saved["lora"]["r"] == 4 and saved["optim"]["max_steps"] == 1  # the resolved config beside the run
 
 
+def test_sft_train_groups_train_the_named_groups_in_full_and_merge_them(tiny_model, data_dir, tmp_path):
+    """A model built from scratch (the nano captioner) trains its vision path and audio encoder in SFT."""
+    out = tmp_path / "sft_full"
+    config = _config(tmp_path, data=str(data_dir / "train2.jsonl"), output_dir=str(out),
+                     train_groups=["visual_encoder", "visual_aligner", "audio_encoder"])
+    run_cli("sft", "--config", config, *FAST)
+    start, trained = _groups(tiny_model), _groups(out / "model")
+    for group in ("llm", "audio_aligner", "visual_aligner", "audio_encoder"):
+        assert _changed(start[group], trained[group]), group
+    # The 2+ vision tower has parameters the loss never reaches (its unused head), so "changed" is
+    # asked of the group as a whole; the trainable count pins that every group was opened.
+    assert _changed(start["visual_encoder"], trained["visual_encoder"])
+    n_full = sum(t.numel() for g in ("visual_encoder", "visual_aligner", "audio_encoder", "audio_aligner")
+                 for t in start[g].values())
+    assert _report(out)["train"]["trainable_parameters"] > n_full
+
+
 @pytest.mark.parametrize("recipe", ["dpo", "gdpo"])
 def test_dpo_round_starts_at_ln2(recipe, tiny_model, data_dir, tmp_path):
     out = tmp_path / recipe

@@ -118,7 +118,8 @@ def save_captioner(captioner, source: str, out_dir: str | Path) -> Path:
 
 
 def merge_to_checkpoint(model: ModelArgs, optim: OptimArgs, procs: Processes, *, start: str, lora: LoraArgs | None,
-                        train_aligner: bool, trainable: Path, out_dir: Path) -> Path:
+                        train_aligner: bool, trainable: Path, out_dir: Path,
+                        full_groups: tuple[str, ...] = ()) -> Path:
     """Rebuild ``start`` on the CPU, load the trained weights, merge the LoRA (eq. 8), save the result.
 
     Rebuilding from the saved trainable weights (instead of merging the live model) works the
@@ -129,7 +130,8 @@ def merge_to_checkpoint(model: ModelArgs, optim: OptimArgs, procs: Processes, *,
     from avcap.train.trainer import load_trainable
 
     captioner = load_model(model, optim, procs, name=start, device="cpu")
-    policy = PolicyModule.build(captioner, lora=lora, train_aligner=train_aligner, seed=optim.seed)
+    policy = PolicyModule.build(captioner, lora=lora, train_aligner=train_aligner, seed=optim.seed,
+                                full_groups=full_groups)
     load_trainable(policy, trainable)
     policy.merge()
     captioner.model.eval()
@@ -164,7 +166,7 @@ def use_cpu(device: str) -> bool:
 
 def fit(cfg: Any, procs: Processes, captioner, *, start: str, items: list, collator, objective, lora: LoraArgs | None,
         train_aligner: bool, optim: OptimArgs, out_dir: Path, learning_rate: float | None = None,
-        no_dropout: bool = False) -> dict:
+        no_dropout: bool = False, full_groups: tuple[str, ...] = ()) -> dict:
     """Train one adapter (and/or the aligner) on ``items``, then write ``out_dir/model``, merged.
 
     ``start`` names the checkpoint ``captioner`` was loaded from (the merge rebuilds it).
@@ -183,7 +185,7 @@ def fit(cfg: Any, procs: Processes, captioner, *, start: str, items: list, colla
     )
 
     policy = PolicyModule.build(captioner, lora=lora, train_aligner=train_aligner, seed=optim.seed,
-                                no_dropout=no_dropout)
+                                no_dropout=no_dropout, full_groups=full_groups)
     device = str(next(policy.parameters()).device)
     args = training_arguments(optim, out_dir / "checkpoints", learning_rate=learning_rate, use_cpu=use_cpu(device))
     trainer = AvcapTrainer(
@@ -210,7 +212,8 @@ def fit(cfg: Any, procs: Processes, captioner, *, start: str, items: list, colla
     procs.barrier()
     if procs.is_main:
         merge_to_checkpoint(cfg.model, optim, procs, start=start, lora=lora, train_aligner=train_aligner,
-                            trainable=out_dir / "trained" / WEIGHTS_FILE, out_dir=out_dir / "model")
+                            trainable=out_dir / "trained" / WEIGHTS_FILE, out_dir=out_dir / "model",
+                            full_groups=full_groups)
     procs.barrier()
     return metrics
 

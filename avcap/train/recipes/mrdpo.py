@@ -69,12 +69,19 @@ def evaluate_model(cfg: MrDPOConfig, procs: Processes, model_name: str, rows: li
     captioner.model.eval()
     greedy = GenerationConfig(max_new_tokens=cfg.eval_max_new_tokens)
     with JsonlAppender(out_dir / "eval_captions.jsonl", key=lambda r: r["id"]) as out:
-        for row in rows:
-            if row.id not in out.done:
+        todo = [row for row in rows if row.id not in out.done]
+        # Batched greedy decoding gives the captions one-by-one decoding gives (pinned per family
+        # in tests/models), so held-out rows sharing a prompt are captioned together.
+        size = max(1, cfg.sampling.batch_videos)
+        for start in range(0, len(todo), size):
+            batch = todo[start:start + size]
+            for prompt in dict.fromkeys(row.prompt or cfg.prompt for row in batch):
+                group = [row for row in batch if (row.prompt or cfg.prompt) == prompt]
                 with torch.no_grad():
-                    caption = captioner.caption([load_row_clip(row, captioner.frame_policy)], row.prompt or cfg.prompt,
-                                                greedy)[0]
-                out.append({"id": row.id, "caption": caption})
+                    captions = captioner.caption([load_row_clip(row, captioner.frame_policy) for row in group],
+                                                 prompt, greedy)
+                for row, caption in zip(group, captions):
+                    out.append({"id": row.id, "caption": caption})
         captions = [out.rows[row.id]["caption"] for row in rows]
     del captioner
     free_memory()

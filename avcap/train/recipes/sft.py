@@ -17,10 +17,12 @@ from avcap.train.recipes.common import fit, init_processes, load_model, write_co
 
 
 def run_sft(cfg: SFTConfig) -> dict:
-    return run_supervised(cfg, "sft", lora=cfg.lora, train_aligner=cfg.train_aligner)
+    return run_supervised(cfg, "sft", lora=cfg.lora, train_aligner=cfg.train_aligner,
+                          full_groups=tuple(cfg.train_groups))
 
 
-def run_supervised(cfg: SFTConfig | AlignConfig, recipe: str, lora: LoraArgs | None, train_aligner: bool) -> dict:
+def run_supervised(cfg: SFTConfig | AlignConfig, recipe: str, lora: LoraArgs | None, train_aligner: bool,
+                   full_groups: tuple[str, ...] = ()) -> dict:
     """Cross-entropy on the answer tokens; shared by ``sft`` (LoRA + aligner) and ``align`` (aligner only)."""
     procs = init_processes(cfg.optim, cfg.model)
     out = Path(cfg.output_dir)
@@ -30,7 +32,7 @@ def run_supervised(cfg: SFTConfig | AlignConfig, recipe: str, lora: LoraArgs | N
     captioner = load_model(cfg.model, cfg.optim, procs)
     metrics = fit(cfg, procs, captioner, start=cfg.model.name, items=items, collator=collate_supervised,
                   objective=SFTObjective(), lora=lora, train_aligner=train_aligner, optim=cfg.optim,
-                  out_dir=out, no_dropout=cfg.disable_dropout)
+                  out_dir=out, no_dropout=cfg.disable_dropout, full_groups=full_groups)
     report = {"recipe": recipe, "rows": len(items), "model": str(out / "model"), "seconds": time.time() - started,
               "train": metrics, "world_size": procs.world}
     write_report(out / "report.json", report, procs)

@@ -1,0 +1,1 @@
+"""Files shipped with avcap: the nano captioner (``builtin:nano``) lives in ``nano/``."""
