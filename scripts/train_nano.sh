@@ -2,7 +2,8 @@
 # Train the nano video-SALMONN 2 captioner from scratch on CPU with avcap's own recipes:
 # synthetic data -> random-init nano model -> align -> SFT -> MrDPO (2 rounds, symbolic judge).
 #
-#   bash scripts/train_nano.sh            # everything under runs/nano/ (log: runs/nano/log.txt)
+#   bash scripts/train_nano.sh                          # everything under runs/nano/
+#   SHIP=avcap/assets/nano bash scripts/train_nano.sh   # ... and replace the shipped builtin:nano
 #
 # Budget: under an hour on 2 CPU cores (measured: data 180 s, build 5 s, align 157 s, SFT 401 s,
 # MrDPO 2 rounds ~15 min: about 30 min in all). Every stage is resumable: re-running skips finished
@@ -17,7 +18,7 @@ if [ -z "${VIRTUAL_ENV:-}" ] && [ -f .venv/bin/activate ]; then source .venv/bin
 
 RUN=runs/nano
 N_TRAIN="${N_TRAIN:-3000}"      # SFT / align videos (seed 1)
-N_DPO="${N_DPO:-300}"           # MrDPO preference-sampling videos (seed 2)
+N_DPO="${N_DPO:-600}"           # MrDPO preference-sampling videos (seed 2)
 N_HELDOUT="${N_HELDOUT:-200}"   # held-out evaluation videos (seed 3): never trained on
 ALIGN_STEPS="${ALIGN_STEPS:-}"  # optional overrides of the configs' max_steps
 SFT_STEPS="${SFT_STEPS:-}"
@@ -76,33 +77,28 @@ fi
   ${SFT_STEPS:+--optim.max_steps "$SFT_STEPS"}
 [ -f "$RUN/mrdpo/report.json" ] || stage mrdpo avcap train mrdpo --config configs/nano/mrdpo.yaml
 
-python - "$RUN" <<'EOF'
-import json
-import shutil
-import sys
-from pathlib import Path
+# gDPO vs plain DPO (eq. 9 with and without the λ·CE term): the same rounds with objective dpo.
+# Both start from the same SFT model with the same sampling seeds, so the SFT evaluation and
+# round 1's sampled and judged captions are the gDPO run's: copied, not recomputed.
+if [ ! -f "$RUN/mrdpo_dpo/report.json" ]; then
+  mkdir -p "$RUN/mrdpo_dpo/round_1"
+  cp -rn "$RUN/mrdpo/eval_start.json" "$RUN/mrdpo/eval_start" "$RUN/mrdpo_dpo/"
+  cp -n "$RUN/mrdpo/round_1"/samples-*.jsonl "$RUN/mrdpo/round_1/scores.jsonl" "$RUN/mrdpo_dpo/round_1/"
+  stage mrdpo_dpo avcap train mrdpo --config configs/nano/mrdpo.yaml --objective dpo --output_dir "$RUN/mrdpo_dpo"
+fi
 
-run = Path(sys.argv[1])
-mrdpo = json.loads((run / "mrdpo" / "report.json").read_text(encoding="utf-8"))
-seconds = {}
-for line in (run / "stage_seconds.tsv").read_text(encoding="utf-8").splitlines():
-    name, value = line.split("\t")
-    seconds[name] = seconds.get(name, 0) + int(value)
-start = mrdpo.get("eval_start", {})
-rows = [("after SFT", start)]
-for t in range(1, mrdpo["rounds"] + 1):
-    rows.append((f"after MrDPO round {t}", json.loads((run / "mrdpo" / f"round_{t}" / "report.json")
-                                                       .read_text(encoding="utf-8")).get("eval", {})))
-print(f"held-out ({start.get('rows', '?')} videos), symbolic judge:")
-for name, ev in rows:
-    print(f"  {name:22s} Total {ev.get('total', float('nan')):.1%}  Miss {ev.get('miss', float('nan')):.1%}  "
-          f"Hall {ev.get('hall', float('nan')):.1%}")
-final = Path(mrdpo["final_model"])
-shutil.copytree(final, run / "final", dirs_exist_ok=True)
-report = {"stage_seconds": seconds, "total_seconds": sum(seconds.values()),
-          "heldout": {name: ev for name, ev in rows}, "final_model": str(run / "final"),
-          "parameters": json.loads((run / "init" / "avcap.json").read_text(encoding="utf-8"))["parameters"],
-          "per_round": mrdpo["per_round"]}
-(run / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-print(f"stage seconds: {seconds} (total {sum(seconds.values())} s); final model: {run / 'final'}")
-EOF
+heldout_eval() {  # heldout_eval NAME MODEL [--mute-audio]: caption the held-out set, judge it symbolically
+  local name=$1 model=$2; shift 2
+  avcap caption "$RUN/data/heldout/train.json" -m "$model" -b 8 --max-new-tokens 128 --no-progress \
+    -o "$RUN/ablation/$name/captions.jsonl" "$@"
+  avcap eval --data "$RUN/data/heldout/train.json" --captions "$RUN/ablation/$name/captions.jsonl" \
+    --judge symbolic --metrics salmonn2,repetition --out "$RUN/ablation/$name" --no-progress
+}
+# Audio on vs off: the final model captions the held-out videos with their sound, then with silence.
+FINAL=$(python -c "import json; print(json.load(open('$RUN/mrdpo/report.json'))['final_model'])")
+[ -f "$RUN/ablation/audio_on/report.json" ] || stage audio_on heldout_eval audio_on "$FINAL"
+[ -f "$RUN/ablation/audio_off/report.json" ] || stage audio_off heldout_eval audio_off "$FINAL" --mute-audio
+
+# Held-out table, gDPO vs DPO, audio on vs off, timings -> runs/nano/report.json + TRAINING.md;
+# SHIP=avcap/assets/nano also replaces the shipped model (builtin:nano) with this run's.
+python -m avcap.train.nano_report "$RUN" ${SHIP:+--ship "$SHIP"}

@@ -186,3 +186,30 @@ def test_generation_config_is_fresh_and_explicit():
     assert (greedy.do_sample, greedy.max_new_tokens, greedy.eos_token_id) == (False, 9, [3, 4])
     hot = hf_generation_config(GenerationConfig(temperature=0.7, top_p=0.9, num_samples=2), [3], 0)
     assert (hot.do_sample, hot.temperature, hot.top_p, hot.top_k) == (True, 0.7, 0.9, 0)
+
+
+def test_builtin_nano_is_shipped_and_loads_without_a_download(monkeypatch):
+    import huggingface_hub
+
+    from avcap.models.registry import BUILTIN_MODELS, NANO_MODEL
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("builtin:nano must not touch the model hub")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_download)
+    folder = resolve_checkpoint(NANO_MODEL)
+    assert folder == BUILTIN_MODELS[NANO_MODEL] and (folder / "model.safetensors").is_file()
+    assert sum(p.stat().st_size for p in folder.iterdir()) <= 30 * 2**20  # the 30 MB limit
+    captioner = load_captioner(NANO_MODEL, device="cpu")
+    assert captioner.frame_policy != "salmonn2"  # its own 2 fps policy from avcap.json
+    assert json.loads((folder / "training_report.json").read_text())["gdpo"]
+
+
+def test_builtin_names_fail_in_one_line(monkeypatch, tmp_path):
+    from avcap.models import registry
+
+    with pytest.raises(ModelError, match="no such built-in model"):
+        resolve_checkpoint("builtin:giant")
+    monkeypatch.setitem(registry.BUILTIN_MODELS, "builtin:nano", tmp_path / "gone")
+    with pytest.raises(ModelError, match="files are missing"):
+        load_captioner("builtin:nano")
