@@ -70,7 +70,9 @@ EOF
 if [ ! -f "$RUN/data/heldout/train.json" ] || [ ! -f "$RUN/data/train/align.json" ]; then
   stage data make_data
 fi
-[ -f "$RUN/init/model.safetensors" ] || stage build python -m avcap.models.salmonn2.nano "$RUN/init" 0
+# The nano model: random-init encoders, and an LLM pretrained on 20k text-only synthetic captions.
+[ -f "$RUN/init/model.safetensors" ] || stage build python -m avcap.models.salmonn2.nano "$RUN/init" --seed 0 \
+  --text-captions 20000 --text-steps 600
 [ -f "$RUN/align/report.json" ] || stage align avcap train align --config configs/nano/align.yaml \
   ${ALIGN_STEPS:+--optim.max_steps "$ALIGN_STEPS"}
 [ -f "$RUN/sft/report.json" ] || stage sft avcap train sft --config configs/nano/sft.yaml \

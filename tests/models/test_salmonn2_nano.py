@@ -101,3 +101,21 @@ def test_bad_frame_policy_override_is_one_config_error(nano, tmp_path):
     (bad / "avcap.json").write_text(json.dumps({"frame_policy": {"fps": 2.0, "frames_per_second": 3}}))
     with pytest.raises(ConfigError, match="frames_per_second"):
         load_captioner(bad)
+
+
+def test_language_pretraining_trains_only_the_llm_and_lowers_its_loss(nano, tmp_path, capsys):
+    """The stand-in for a pretrained LLM: text-only synthetic captions, the LLM's weights only."""
+    from safetensors.torch import load_file
+
+    from avcap.models.salmonn2.nano import main
+
+    main([str(tmp_path / "lm"), "--text-captions", "64", "--text-steps", "12"])
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    stats = json.loads((tmp_path / "lm" / "avcap.json").read_text())["language_pretraining"]
+    assert printed["language_pretraining"] == stats
+    assert stats["captions"] == 64 and stats["steps"] == 12 and stats["last_loss"] < stats["first_loss"]
+    random_init, pretrained = load_file(str(nano / "model.safetensors")), load_file(str(tmp_path / "lm" / "model.safetensors"))
+    assert random_init.keys() == pretrained.keys()
+    changed = {k for k in random_init if not (random_init[k] == pretrained[k]).all()}
+    assert changed and all(k.startswith("model.layers.") or k.startswith(("model.embed_tokens", "model.norm", "lm_head"))
+                           for k in changed), sorted(changed)[:5]

@@ -8,6 +8,12 @@ The first release is used rather than 2+ because its SigLIP path has a fixed tok
 frame (no Qwen2.5-VL temporal patch pairs), so frames sampled 0.5 s apart stay separate
 tokens -- the synthetic world's events can be that close (see ``avcap.synth``).
 
+The paper's SFT adapts a *pretrained* LLM with a LoRA. A random-init LLM behind a LoRA cannot even
+keep the objects of its own caption consistent (SFT on it plateaus at the unconditional loss), so
+``build_nano`` gives the nano LLM a short language pretraining on synthetic captions drawn from
+their own seed (``TEXT_SEED``, never a video set's): the stand-in for the real LLM's pretraining.
+Vision and audio are still learned from scratch in SFT (``train_groups``).
+
 The tokenizer is word-level: its vocabulary is every word a synthetic caption can hold
 (``caption_vocabulary``), the punctuation and prompt words, and the Qwen special tokens, so
 a caption of ~80 words is ~90 tokens and the LM head is tiny. An ``avcap.json`` beside the
@@ -35,6 +41,8 @@ NANO_SIZES = {
                     max_source_positions=1500),
     "qformer": dict(hidden_size=64, layers=2, heads=1, intermediate_size=128),
 }
+# Seed of the text-only captions of the language pretraining (video sets use 0-3).
+TEXT_SEED = 10
 _SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 _UNK = "<unk>"
 # Words of the system turn, the chat roles and the recipes' default prompts (avcap.models.base,
@@ -119,8 +127,54 @@ def parameter_counts(model) -> dict[str, int]:
     return counts
 
 
-def build_nano(out_dir: str | Path, seed: int = 0) -> Path:
-    """Write a random-init nano video-SALMONN 2 (official first-release layout + avcap.json) to ``out_dir``."""
+def pretrain_language(llm, tokenizer, *, n_captions: int, steps: int, seed: int = 0, batch_size: int = 32,
+                      learning_rate: float = 1e-3) -> dict:
+    """Train the nano LLM (all weights) as a language model on ``n_captions`` synthetic captions.
+
+    The captions come from scripts of ``TEXT_SEED`` -- text only, no video is rendered -- and
+    end with the chat end token the captioner stops on. Runs on transformers' Trainer on the
+    CPU; returns the first and last logged losses.
+    """
+    import tempfile
+
+    from torch.utils.data import Dataset
+    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+    from avcap.synth.language import caption_from_script
+    from avcap.synth.sampler import sample_script
+
+    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    texts = [caption_from_script(sample_script((TEXT_SEED, i))) for i in range(n_captions)]
+    ids = [tokenizer(text, add_special_tokens=False)["input_ids"] + [eos] for text in texts]
+
+    class Captions(Dataset):
+        def __len__(self):
+            return len(ids)
+
+        def __getitem__(self, index):
+            return {"input_ids": ids[index]}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args = TrainingArguments(
+            output_dir=tmp, max_steps=steps, per_device_train_batch_size=batch_size, learning_rate=learning_rate,
+            lr_scheduler_type="cosine", warmup_steps=max(1, steps // 20), weight_decay=0.0, logging_steps=max(1, steps // 10),
+            save_strategy="no", report_to="none", use_cpu=True, seed=seed, disable_tqdm=True,
+        )
+        trainer = Trainer(model=llm, args=args, train_dataset=Captions(),
+                          data_collator=DataCollatorForLanguageModeling(tokenizer, mlm=False))
+        trainer.train()
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    llm.eval()
+    return {"captions": n_captions, "steps": steps, "batch_size": batch_size, "learning_rate": learning_rate,
+            "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None}
+
+
+def build_nano(out_dir: str | Path, seed: int = 0, *, text_captions: int = 0, text_steps: int = 0) -> Path:
+    """Write a nano video-SALMONN 2 (official first-release layout + avcap.json) to ``out_dir``.
+
+    Random-init, except that ``text_steps > 0`` first pretrains its LLM on ``text_captions``
+    synthetic captions (:func:`pretrain_language`).
+    """
     import torch
 
     from avcap.models.salmonn2.checkpoints import save_official
@@ -133,21 +187,30 @@ def build_nano(out_dir: str | Path, seed: int = 0) -> Path:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = SalmonnV1Model(nano_spec(config))
+    settings = {"frame_policy": dict(NANO_FRAME_POLICY), "parameters": parameter_counts(model)}
+    if text_steps > 0:
+        settings["language_pretraining"] = pretrain_language(model.llm, tokenizer, n_captions=text_captions,
+                                                             steps=text_steps, seed=seed)
     save_official(model, out, V1, shards=1)
     (out / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
-    settings = {"frame_policy": dict(NANO_FRAME_POLICY), "parameters": parameter_counts(model)}
     (out / "avcap.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     return out
 
 
-def main() -> None:
-    """``python -m avcap.models.salmonn2.nano OUT [SEED]``: build and print the parameter counts."""
-    import sys
+def main(argv: list[str] | None = None) -> None:
+    """``python -m avcap.models.salmonn2.nano OUT [--seed S] [--text-captions N --text-steps K]``."""
+    import argparse
 
-    if len(sys.argv) not in (2, 3):
-        raise SystemExit("usage: python -m avcap.models.salmonn2.nano OUT_DIR [SEED]")
-    out = build_nano(sys.argv[1], seed=int(sys.argv[2]) if len(sys.argv) == 3 else 0)
-    print(json.dumps(json.loads((out / "avcap.json").read_text(encoding="utf-8"))["parameters"]))
+    parser = argparse.ArgumentParser(prog="python -m avcap.models.salmonn2.nano",
+                                     description="Build the nano video-SALMONN 2 (official first-release layout).")
+    parser.add_argument("out", help="output folder")
+    parser.add_argument("--seed", type=int, default=0, help="initialisation and data-order seed")
+    parser.add_argument("--text-captions", type=int, default=20000, help="synthetic captions for the LLM's pretraining")
+    parser.add_argument("--text-steps", type=int, default=0, help="language pretraining steps (0: random-init LLM)")
+    args = parser.parse_args(argv)
+    out = build_nano(args.out, seed=args.seed, text_captions=args.text_captions, text_steps=args.text_steps)
+    settings = json.loads((out / "avcap.json").read_text(encoding="utf-8"))
+    print(json.dumps({k: settings[k] for k in ("parameters", "language_pretraining") if k in settings}))
 
 
 if __name__ == "__main__":
