@@ -96,10 +96,17 @@ heldout_eval() {  # heldout_eval NAME MODEL [--mute-audio]: caption the held-out
   avcap eval --data "$RUN/data/heldout/train.json" --captions "$RUN/ablation/$name/captions.jsonl" \
     --judge symbolic --metrics salmonn2,repetition --out "$RUN/ablation/$name" --no-progress
 }
+# Input reliance: how much the held-out references' likelihood drops without the frames, without
+# the sound, or with another video (teacher-forced; avcap.eval.reliance), after SFT and at the end.
+reliance() {  # reliance NAME MODEL
+  python -m avcap.eval.reliance "$2" "$RUN/data/heldout/train.json" --n 64 --out "$RUN/reliance/$1.json" > /dev/null
+}
 # Audio on vs off: the final model captions the held-out videos with their sound, then with silence.
 FINAL=$(python -c "import json; print(json.load(open('$RUN/mrdpo/report.json'))['final_model'])")
 [ -f "$RUN/ablation/audio_on/report.json" ] || stage audio_on heldout_eval audio_on "$FINAL"
 [ -f "$RUN/ablation/audio_off/report.json" ] || stage audio_off heldout_eval audio_off "$FINAL" --mute-audio
+[ -f "$RUN/reliance/sft.json" ] || stage reliance_sft reliance sft "$RUN/sft/model"
+[ -f "$RUN/reliance/final.json" ] || stage reliance_final reliance final "$FINAL"
 
 # Held-out table, gDPO vs DPO, audio on vs off, timings -> runs/nano/report.json + TRAINING.md;
 # SHIP=avcap/assets/nano also replaces the shipped model (builtin:nano) with this run's.

@@ -100,6 +100,7 @@ def build_report(run: Path) -> dict:
         "dpo": dpo,
         "audio": {"on": ablation_rates(run / "ablation" / "audio_on"),
                   "off": ablation_rates(run / "ablation" / "audio_off")},
+        "reliance": {name: _json(run / "reliance" / f"{name}.json") or None for name in ("sft", "final")},
         "stage_seconds": seconds,
         "training_seconds": sum(seconds[k] for k in training),
         "final_model": _json(run / "mrdpo" / "report.json").get("final_model"),
@@ -140,6 +141,14 @@ def render_markdown(report: dict) -> str:
         rates = audio.get(key) or {}
         lines.append(f"| {key} | {_pct(rates.get('total'))} | {_pct(rates.get('miss'))} | {_pct(rates.get('hall'))} "
                      f"| {_pct(rates.get('repetition'))} |")
+    lines += ["", "Input reliance (avcap.eval.reliance, 64 held-out videos): per-token NLL of the reference "
+              "caption with the video's own input, and how much it rises without the sound, without the frames, "
+              "or with another video's input (0 = the input is ignored):", "",
+              "| model | NLL matched | + muted | + blank frames | + other video |", "|---|---|---|---|---|"]
+    for name, rel in (report.get("reliance") or {}).items():
+        if rel:
+            lines.append(f"| {name} | {rel['nll']['matched']:.4f} | {rel['muted_minus_matched']:+.4f} "
+                         f"| {rel['blank_minus_matched']:+.4f} | {rel['swapped_minus_matched']:+.4f} |")
     lines += ["", "Preference pairs per round (gDPO run): mean total error of the sampled captions, of the "
               "chosen and of the rejected ones, and the first-step DPO loss (ln 2 = 0.6931 when the round starts "
               "at its reference):", "",

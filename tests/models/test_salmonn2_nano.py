@@ -119,3 +119,31 @@ def test_language_pretraining_trains_only_the_llm_and_lowers_its_loss(nano, tmp_
     changed = {k for k in random_init if not (random_init[k] == pretrained[k]).all()}
     assert changed and all(k.startswith("model.layers.") or k.startswith(("model.embed_tokens", "model.norm", "lm_head"))
                            for k in changed), sorted(changed)[:5]
+
+
+def test_audio_tokens_depend_on_the_sound_at_initialisation(nano):
+    """Fan-in initialised Whisper and Q-Former: a random-init audio path must not be blind."""
+    import torch
+
+    from avcap.models.salmonn2.nano import reinit_audio_path
+
+    captioner = load_captioner(str(nano), device="cpu")
+    audio = captioner.model.audio
+    gen = torch.Generator().manual_seed(0)
+    bins = int(audio.cfg.whisper["num_mel_bins"])
+    sound = torch.randn((1, bins, 3000), generator=gen)
+    silence = torch.full_like(sound, -1.5)
+
+    def relative_change():
+        with torch.no_grad():
+            a, b = audio(sound, [1])[0], audio(silence, [1])[0]
+        return float((a - b).norm() / a.norm())
+
+    shipped = relative_change()
+    torch.manual_seed(0)
+    for module in list(audio.encoder.modules()) + list(audio.qformer.modules()):
+        if hasattr(module, "weight") and module.weight is not None and module.weight.dim() >= 2:
+            torch.nn.init.normal_(module.weight, std=0.02)  # what transformers' initialiser does
+    assert relative_change() < shipped / 3
+    reinit_audio_path(captioner.model)
+    assert relative_change() > 0.01

@@ -40,6 +40,8 @@ def run(tmp_path) -> Path:
     (run / "mrdpo" / "round_2" / "model" / "config.json").write_text("{}")
     _write(run / "ablation" / "audio_on" / "report.json", _eval_report(0.6, 0.35, 0.25, 0.03))
     _write(run / "ablation" / "audio_off" / "report.json", _eval_report(0.9, 0.5, 0.4, 0.04))
+    _write(run / "reliance" / "sft.json", {"nll": {"matched": 0.5}, "muted_minus_matched": 0.01,
+                                           "blank_minus_matched": 0.2, "swapped_minus_matched": 0.3})
     return run
 
 
@@ -64,11 +66,13 @@ def test_report_reads_every_stage(run):
     assert "| after SFT | 80.0% |" in text and "| MrDPO round 2 (gDPO) | 60.0% |" in text and "-25.0%" in text
     assert "| MrDPO round 2 (DPO) | 90.0% |" in text and "+12.5%" in text
     assert "| off | 90.0% |" in text and "bash scripts/train_nano.sh" in text
+    assert report["reliance"]["final"] is None and "| sft | 0.5000 | +0.0100 | +0.2000 | +0.3000 |" in text
 
 
 def test_missing_stages_render_as_dashes(tmp_path):
     report = build_report(tmp_path)
     assert report["gdpo"] == [{"round": 0, "vs_sft": None}] and report["audio"] == {"on": None, "off": None}
+    assert report["reliance"] == {"sft": None, "final": None}
     assert "–" in render_markdown(report)
 
 
