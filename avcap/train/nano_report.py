@@ -135,7 +135,10 @@ def render_markdown(report: dict) -> str:
             lines.append(f"| {label} | {_pct(row.get('total'))} | {_pct(row.get('miss'))} | {_pct(row.get('hall'))} "
                          f"| {_pct(row.get('vs_sft'), signed=True) if row['round'] else ''} | {row.get('pairs') or ''} |")
     audio = report["audio"]
-    lines += ["", "Audio on vs off (the final gDPO model; off = the same videos with their sound replaced by silence):",
+    lines += ["", "Audio on vs off (the final gDPO model; off = the same videos with their sound replaced by silence), "
+              "judged by `avcap eval --judge symbolic`, which sees the reference's event sentences in strict order "
+              "rather than the script (simultaneous events), so its numbers differ slightly from the table above "
+              "for the same captions:",
               "", "| audio | Total | Miss | Hall | repetition |", "|---|---|---|---|---|"]
     for key in ("on", "off"):
         rates = audio.get(key) or {}
