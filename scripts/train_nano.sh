@@ -10,7 +10,8 @@
 # then the DPO comparison 457 s, audio on/off 69 s, input reliance 40 s. Every stage is resumable:
 # re-running skips finished stages (a stage is finished when its report exists) and resumes the
 # one in progress.
-# Sizes can be changed for a quick trial, e.g. N_TRAIN=64 N_DPO=16 N_HELDOUT=8 SFT_STEPS=5 ALIGN_STEPS=2.
+# Sizes can be changed for a quick trial, e.g. N_TRAIN=64 N_DPO=16 N_HELDOUT=8 TEXT_STEPS=5 ALIGN_STEPS=2 SFT_STEPS=5
+# (in a fresh clone: the run folder is runs/nano, which the configs name).
 # The held-out Total error (symbolic judge, pooled over events) after SFT and after each MrDPO
 # round, gDPO vs DPO, audio on vs off and the timings go to runs/nano/report.json and TRAINING.md.
 set -euo pipefail
@@ -24,6 +25,7 @@ N_DPO="${N_DPO:-600}"           # MrDPO preference-sampling videos (seed 2)
 N_HELDOUT="${N_HELDOUT:-200}"   # held-out evaluation videos (seed 3): never trained on
 ALIGN_STEPS="${ALIGN_STEPS:-}"  # optional overrides of the configs' max_steps
 SFT_STEPS="${SFT_STEPS:-}"
+TEXT_STEPS="${TEXT_STEPS:-600}"  # the nano LLM's language pretraining steps
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 mkdir -p "$RUN"
 STAMPS="$RUN/stage_seconds.tsv"
@@ -74,7 +76,7 @@ if [ ! -f "$RUN/data/heldout/train.json" ] || [ ! -f "$RUN/data/train/align.json
 fi
 # The nano model: random-init encoders, and an LLM pretrained on 20k text-only synthetic captions.
 [ -f "$RUN/init/model.safetensors" ] || stage build python -m avcap.models.salmonn2.nano "$RUN/init" --seed 0 \
-  --text-captions 20000 --text-steps 600
+  --text-captions 20000 --text-steps "$TEXT_STEPS"
 [ -f "$RUN/align/report.json" ] || stage align avcap train align --config configs/nano/align.yaml \
   ${ALIGN_STEPS:+--optim.max_steps "$ALIGN_STEPS"}
 [ -f "$RUN/sft/report.json" ] || stage sft avcap train sft --config configs/nano/sft.yaml \
