@@ -26,17 +26,13 @@ import numpy as np
 CONDITIONS = ("matched", "muted", "blank", "swapped")
 
 
-def mute_clip(clip):
-    return dataclasses.replace(clip, audio=np.zeros_like(clip.audio))
-
-
 def blank_clip(clip):
     return dataclasses.replace(clip, frames=np.zeros_like(clip.frames))
 
 
 def condition_clips(clips: list) -> dict[str, list]:
     """The four input conditions for the same references (``swapped`` pairs row i with clip i+1)."""
-    return {"matched": clips, "muted": [mute_clip(c) for c in clips], "blank": [blank_clip(c) for c in clips],
+    return {"matched": clips, "muted": [c.muted() for c in clips], "blank": [blank_clip(c) for c in clips],
             "swapped": clips[1:] + clips[:1]}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -44,3 +44,7 @@ class Clip:
     def audio_only(self) -> bool:
         """No frames: the clip is a sound (an ASR or audio-caption row), not a video."""
         return self.num_frames == 0
+
+    def muted(self) -> Clip:
+        """The same clip with its sound replaced by silence of the same length and rate."""
+        return replace(self, audio=np.zeros_like(self.audio))

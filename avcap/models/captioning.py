@@ -213,7 +213,7 @@ def run_captioning(captioner, items: list[CaptionItem], config: CaptionRunConfig
                     else:
                         clip = load_clip(item.video, policy=policy, audio_path=item.audio)
                     if config.mute_audio:
-                        clip = mute(clip)
+                        clip = clip.muted()
                     decoded.append((item, clip, None, time.perf_counter() - t0))
                 except Exception as err:  # a bad file must not stop the run
                     decoded.append((item, None, one_line(err), time.perf_counter() - t0))
@@ -239,13 +239,6 @@ def run_captioning(captioner, items: list[CaptionItem], config: CaptionRunConfig
                     future = pool.submit(decode, batches[index + 1][1])
     return RunSummary(out=config.out, total=len(items) * n_samples, skipped=skipped, seconds=time.perf_counter() - start,
                       **counts)
-
-
-def mute(clip):
-    """The clip with its sound replaced by silence of the same length and rate."""
-    import numpy as np
-
-    return dataclasses.replace(clip, audio=np.zeros_like(clip.audio))
 
 
 def _generate(captioner, good, prompt: str, gen: GenerationConfig, write) -> None:

@@ -95,7 +95,7 @@ def build_report(run: Path) -> dict:
         "heldout_videos": heldout,
         "parameters": _json(run / "init" / "avcap.json").get("parameters"),
         "sft": {k: _json(run / "sft" / "report.json").get("train", {}).get(k)
-                for k in ("global_step", "train_loss", "last_step")},
+                for k in ("global_step", "train_loss", "last")},
         "gdpo": gdpo,
         "dpo": dpo,
         "audio": {"on": ablation_rates(run / "ablation" / "audio_on"),

@@ -26,7 +26,7 @@ def run(tmp_path) -> Path:
     (run / "stage_seconds.tsv").parent.mkdir(parents=True)
     (run / "stage_seconds.tsv").write_text("data\t100\nsft\t900\nsft\t20\nmrdpo\t600\nmrdpo_dpo\t500\naudio_on\t50\n")
     _write(run / "init" / "avcap.json", {"parameters": {"llm": 10, "total": 12}})
-    _write(run / "sft" / "report.json", {"train": {"global_step": 1500, "train_loss": 1.1}})
+    _write(run / "sft" / "report.json", {"train": {"global_step": 1500, "train_loss": 1.1, "last": {"loss": 0.4}}})
     for name, totals in (("mrdpo", [0.80, 0.70, 0.60]), ("mrdpo_dpo", [0.80, 0.75, 0.90])):
         _write(run / name / "eval_start.json", {"rows": 200, "total": totals[0], "miss": 0.5, "hall": 0.3})
         _write(run / name / "report.json", {"rounds": 2, "final_model": str(run / name / "round_2" / "model")})
@@ -62,6 +62,7 @@ def test_report_reads_every_stage(run):
     assert report["stage_seconds"]["sft"] == 920
     assert report["training_seconds"] == 100 + 920 + 600  # the comparison and ablation runs are not training
     assert report["heldout_videos"] == 200
+    assert report["sft"] == {"global_step": 1500, "train_loss": 1.1, "last": {"loss": 0.4}}
     text = render_markdown(report)
     assert "| after SFT | 80.0% |" in text and "| MrDPO round 2 (gDPO) | 60.0% |" in text and "-25.0%" in text
     assert "| MrDPO round 2 (DPO) | 90.0% |" in text and "+12.5%" in text
