@@ -1,10 +1,12 @@
 """Typed judge answers, parsed and validated from the JSON a judge returned.
 
-A parser raises ``AnswerError`` when the answer does not have the asked-for shape (the
-judge is then asked again). Content that has the right shape but cannot be used as is —
-an event number out of range, a text that matches no ground-truth event, more events
-than the protocol allows — is dropped or clipped, and a note says so; the notes go into
-the report next to the item.
+A parser raises ``AnswerError`` when the answer does not have the asked-for shape, or when
+it refers to items that do not exist — an event number out of range, a text that matches no
+ground-truth event: the judge is then asked again, and an item whose answers stay unusable
+is recorded as failed. Accepting such an answer would silently lower Miss% (``"missing":
+[99, 100]`` names no real event). Content that only needs tidying — empty strings, more
+events than the protocol allows — is dropped or clipped, and a note says so; the notes go
+into the report next to the item.
 """
 
 from __future__ import annotations
@@ -128,8 +130,8 @@ def _normalise(text: str) -> str:
 def resolve_indices(entries: list, reference: list[str], what: str, notes: list[str]) -> list[int]:
     """Map a judge's references to items (numbers, "3. text", or the item's text) to 0-based indices.
 
-    Out-of-range numbers and texts that match no item are dropped with a note; repeats
-    count once.
+    An entry that names no item (a number out of range, a text that matches none, a
+    boolean) raises :class:`AnswerError`, so the judge is asked again; repeats count once.
     """
     by_text: dict[str, int] = {}  # built on the first text entry; most judges answer with numbers
     out: list[int] = []
@@ -161,7 +163,7 @@ def resolve_indices(entries: list, reference: list[str], what: str, notes: list[
         if index not in out:
             out.append(index)
     if dropped:
-        notes.append(f"dropped {len(dropped)} {what} not in the list: {', '.join(dropped)[:200]}")
+        raise AnswerError(f"{len(dropped)} {what} not in the list of {len(reference)}: {', '.join(dropped)[:200]}")
     return out
 
 
@@ -183,10 +185,9 @@ def parse_event_judgment(value: Any, events: list[str]) -> EventJudgment:
         # twice would let Miss% + Hall% exceed what the caption got wrong.
         notes.append(f"{len(both)} events listed as both missing and incorrect; counted as incorrect")
         missing = [i for i in missing if i not in both]
-    hallucinated = []
-    for text in _clean_strings(hall_raw, "hallucinated events", notes):
-        if text not in hallucinated:
-            hallucinated.append(text)
+    # Every entry counts, repeats included: a caption that states the same wrong event three
+    # times hallucinates three times (the symbolic judge counts a repeat as a new event too).
+    hallucinated = _clean_strings(hall_raw, "hallucinated events", notes)
     return EventJudgment(len(events), tuple(sorted(missing)), tuple(sorted(incorrect)), tuple(hallucinated), tuple(notes))
 
 

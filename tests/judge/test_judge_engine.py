@@ -156,3 +156,16 @@ def test_an_unwritable_cache_fails_the_item_with_the_cause(tmp_path):
     conn.commit()
     result = asyncio.run(Judge(ScriptedBackend(script(GOOD)), cache).ask(task()))
     assert not result.ok and "cannot write the judge cache (disk full)" in result.error
+
+
+def test_an_answer_naming_events_that_do_not_exist_is_reasked_then_failed():
+    bogus = json.dumps({"missing": [99, 100], "incorrect": [], "hallucinated": []})
+    backend = ScriptedBackend(script(bogus, GOOD))
+    judge = Judge(backend, config=JudgeConfig(max_reasks=2))
+    result = asyncio.run(judge.ask(task()))
+    assert result.ok and result.value.missing == (1,) and judge.stats.reasks == 1
+    always_bogus = ScriptedBackend(script(bogus))
+    judge = Judge(always_bogus, config=JudgeConfig(max_reasks=2))
+    failed = asyncio.run(judge.ask(task()))
+    assert not failed.ok and always_bogus.calls == 3
+    assert "not in the list of 2" in failed.error

@@ -18,16 +18,25 @@ def test_event_judgment_numbers_texts_and_fuzzy_matches():
     assert fuzzy.missing == (1,)
 
 
-def test_event_judgment_drops_unknown_events_with_a_note():
-    out = R.parse_event_judgment({"missing": [9, "A horse gallops.", 0, True], "incorrect": [], "hallucinated": []}, EVENTS)
-    assert out.missing == ()
-    assert len(out.notes) == 1 and "dropped 4 missing events" in out.notes[0]
+@pytest.mark.parametrize("missing", [[99, 100], [9], [0], ["A horse gallops."], [True], [1, 5]])
+def test_event_judgment_naming_events_that_do_not_exist_is_rejected(missing):
+    # Accepting [99, 100] would count no real event as missing and lower Miss%: the judge is re-asked.
+    with pytest.raises(AnswerError, match="not in the list of 4"):
+        R.parse_event_judgment({"missing": missing, "incorrect": [], "hallucinated": []}, EVENTS)
+    with pytest.raises(AnswerError, match="not in the list of 4"):
+        R.parse_event_judgment({"missing": [], "incorrect": missing, "hallucinated": []}, EVENTS)
+
+
+def test_keypoint_hits_naming_keypoints_that_do_not_exist_are_rejected():
+    with pytest.raises(AnswerError, match="keypoints not in the list of 2"):
+        R.parse_keypoint_hits({"correct": [1, 3]}, ["a red ball", "a beep"])
 
 
 def test_event_listed_as_missing_and_incorrect_counts_once_as_incorrect():
     out = R.parse_event_judgment({"missing": [1, 2, 2], "incorrect": [2, 3], "hallucinated": ["x", "x", ""]}, EVENTS)
     assert out.missing == (0,) and out.incorrect == (1, 2)
-    assert out.hallucinated == ("x",)
+    # A hallucination stated twice counts twice (only the empty entry is dropped).
+    assert out.hallucinated == ("x", "x")
     assert any("both missing and incorrect" in n for n in out.notes)
     assert len(out.missing) + len(out.incorrect) <= out.n_events
 
@@ -76,8 +85,8 @@ def test_keypoints_dimensions_are_canonicalised():
 
 
 def test_keypoint_hits_and_dialogue_and_speakers_and_qa():
-    hits = R.parse_keypoint_hits({"correct": [1, 3, 3, 7]}, ["a", "b", "c"])
-    assert hits.correct == (0, 2) and hits.n_keypoints == 3 and hits.notes
+    hits = R.parse_keypoint_hits({"correct": [1, 3, 3]}, ["a", "b", "c"])
+    assert hits.correct == (0, 2) and hits.n_keypoints == 3  # a repeat counts once
     dialogue = R.parse_dialogue({"dialogue": [{"speaker": "a man", "utterance": " hi  there "}, ["woman", "bye"],
                                               {"speaker": "x", "utterance": ""}]})
     assert dialogue.turns == (("a man", "hi there"), ("woman", "bye")) and dialogue.notes

@@ -64,3 +64,16 @@ def test_metrics_it_cannot_score_are_recorded_as_failures(tmp_path: Path):
     failures = report["caption_sets"][0]["judge_failures"]
     assert len(failures) == len(rows), output
     assert "scores only the salmonn2 metric" in json.dumps(failures)
+
+
+def test_a_wrong_sentence_repeated_three_times_counts_three_times(tmp_path: Path):
+    # The eval path once deduplicated hallucinated strings: three repeats of one invented event
+    # counted once (demo item synth_s0_00002 showed 6/9 where the exact count is 7/9).
+    rows = _dataset(tmp_path)
+    refs = [r["conversations"][1]["value"] for r in rows]
+    repeated = refs[0] + " A purple triangle disappears." * 3
+    caps = _captions(tmp_path / "rep.jsonl", rows[:1], [repeated])
+    _, report, output = _eval(tmp_path, caps)
+    run = report["caption_sets"][0]["metrics"]["salmonn2"]["runs"][0]
+    assert run["n_missing"] == 0 and run["n_incorrect"] == 0, output
+    assert run["n_hallucinated"] == 3
