@@ -63,7 +63,16 @@ def caption_cmd(
     prefetch: bool = typer.Option(True, "--prefetch/--no-prefetch", help="Decode the next batch while generating."),
     mute_audio: bool = typer.Option(False, "--mute-audio",
                                     help="Replace each video's sound by silence (the audio-off ablation)."),
+    force_new: bool = typer.Option(False, "--force-new",
+                                   help="Start a new --out file even if the existing one was written with other "
+                                        "settings (the old file is renamed to NAME.<time>.bak)."),
+    media_root: Path = typer.Option(None, "--media-root",
+                                    help="Folder that dataset rows' video/audio paths must lie in (default: the "
+                                         "dataset file's folder)."),
+    allow_outside_paths: bool = typer.Option(False, "--allow-outside-paths",
+                                             help="Let dataset rows name media anywhere (only for datasets you trust)."),
 ) -> None:
+    from avcap.cli.console import echo_capped
     from avcap.errors import AvcapError, ConfigError
     from avcap.media import get_policy
     from avcap.models import GenerationConfig, load_captioner
@@ -80,15 +89,14 @@ def caption_cmd(
         run_prompt = resolve_prompt(prompt, prompt_preset)
         config = CaptionRunConfig(out=out, generation=generation, prompt=run_prompt, frames=frames,
                                   batch_size=batch_size, prefetch=prefetch, progress=progress,
-                                  mute_audio=mute_audio)
-        items, warnings = collect_items(inputs)
+                                  mute_audio=mute_audio, force_new=force_new)
+        items, warnings = collect_items(inputs, media_root=media_root, allow_outside_paths=allow_outside_paths)
     except ConfigError as err:
         raise typer.BadParameter(str(err)) from err
     except AvcapError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=2) from None
-    for warning in warnings:
-        typer.echo(f"warning: {warning}", err=True)
+    echo_capped("warning", warnings)
     if not items:
         typer.echo("error: no videos to caption", err=True)
         raise typer.Exit(code=2)
@@ -101,6 +109,9 @@ def caption_cmd(
     except AvcapError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=2) from None
+    if summary.moved_aside is not None:
+        typer.echo(f"--force-new: the previous captions were moved to {summary.moved_aside}", err=True)
+    echo_capped("failed", [f"{item_id}: {cause}" for item_id, cause in summary.failures])
     typer.echo(f"{summary.out}: {summary.captioned} captioned, {summary.skipped} already done, "
                f"{summary.failed} failed ({summary.seconds:.1f} s)")
     if summary.failed:

@@ -85,14 +85,21 @@ def eval_command(
         raise _fail(str(err)) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; judgments so far are cached, run the same command again to resume", 130) from None
-    _print_summary(outcome)
+    code = _print_summary(outcome)
+    if code:
+        raise typer.Exit(code)
 
 
-def _print_summary(outcome) -> None:
+def _print_summary(outcome) -> int:
+    """Print the summary; return the exit code: 1 when a caption set had nothing scored or some
+    items could not be judged (the first cause is printed), else 0."""
+    from avcap.cli.console import echo_capped, printable
+
     report = outcome.report
-    for err in report["data_errors"][:5]:
-        typer.echo(f"skipped malformed row: {err}", err=True)
+    echo_capped("skipped malformed row", report["data_errors"])
+    code = 0
     for s in report["caption_sets"]:
+        echo_capped(f"{s['name']}: skipped caption row", s["caption_file_errors"])
         parts = []
         for metric, m in s["metrics"].items():
             if metric == "salmonn2" and m.get("n_scored"):
@@ -113,10 +120,20 @@ def _print_summary(outcome) -> None:
         typer.echo(f"{s['name']}: " + "; ".join(parts or ["nothing scored"])
                    + (f"; {failures} judge failures" if failures else "")
                    + (f"; {bad_captions} failed captions" if bad_captions else ""))
+        if failures:
+            first = s["judge_failures"][0]
+            typer.echo(f"{s['name']}: first judge failure ({printable(first['id'])}, {first['metric']}): "
+                       f"{printable(first['cause'])}", err=True)
+            code = 1
+        if not parts:
+            why = "every caption failed" if bad_captions and not failures else "no item could be judged"
+            typer.echo(f"{s['name']}: nothing was scored ({why})", err=True)
+            code = 1
     stats = outcome.stats
     typer.echo(f"judge calls this run: {stats.calls} ({stats.cache_hits} cached, {stats.retries} retries, "
                f"{stats.reasks} re-asks) in {outcome.wall_s:.1f}s")
     typer.echo(f"wrote {outcome.report_path} and {outcome.html_path}")
+    return code
 
 
 def register(app: typer.Typer) -> None:

@@ -64,7 +64,8 @@ def _command(name: str):
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(code=1) from None
         where = report.get("final_model") or report.get("model")
-        typer.echo(f"avcap train {name}: done; model at {where}")
+        status = "already finished, nothing to do" if report.get("already_finished") else "done"
+        typer.echo(f"avcap train {name}: {status}; model at {where}")
 
     return command
 

@@ -10,15 +10,22 @@ A row::
 ``id`` is optional (the ``video`` string then serves as id, as in the official test set),
 ``audio`` and ``events`` are optional, extra fields pass through in ``raw``. Relative paths
 resolve against the dataset file's folder. A malformed row becomes a :class:`DataError`
-naming ``file:line`` and the cause; the other rows still load.
+naming ``file:line`` and the cause; the other rows still load (the file itself is read by
+:func:`avcap.data.records.read_records`, the one reader every command shares).
+
+Media paths stay where they belong: a row's ``video`` / ``audio`` must resolve (symbolic links
+followed) inside the dataset's folder, or inside ``media_root`` when one is given; anything
+else is an :class:`OutsidePathError` for that row, unless the caller allows outside paths. A
+dataset file from elsewhere must not make avcap open ``/etc/shadow`` or ``~/.ssh/id_rsa``.
 """
 
 from __future__ import annotations
 
-import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from avcap.data.records import in_file_order, read_records
 from avcap.errors import DataError
 
 # Media placeholders of the official releases: <video>; <audio> for audio-only rows; LLaVA's
@@ -38,6 +45,16 @@ class DatasetRow:
     events: list[str] | None
     raw: dict = field(repr=False)
     source: str = ""  # "file:line"
+
+
+class OutsidePathError(DataError):
+    """A row's media path leads outside the allowed folder; the row's id is known, so a batch
+    can record the item as failed (an error row) instead of dropping it."""
+
+    def __init__(self, message: str, row_id: str, source: str):
+        super().__init__(message)
+        self.row_id = row_id
+        self.source = source
 
 
 @dataclass
@@ -61,14 +78,27 @@ def _resolve(base: Path, value: object, field_name: str, where: str) -> str | No
     return str(p if p.is_absolute() else (base / p).resolve())
 
 
+def _check_inside(path: str | None, root: Path, field_name: str, where: str, row_id: str) -> None:
+    if path is None:
+        return
+    real = Path(os.path.realpath(path))  # symbolic links followed: a link out of the folder is out
+    if not real.is_relative_to(root):
+        raise OutsidePathError(
+            f"{where}: '{field_name}' path {path} is outside {root}; pass --media-root DIR for media kept "
+            "elsewhere, or --allow-outside-paths if you trust this dataset", row_id, where)
+
+
 def strip_placeholder(text: str) -> str:
     for tag in MEDIA_PLACEHOLDERS:
         text = text.replace(tag, "")
     return text.strip()
 
 
-def parse_row(obj: object, base: Path, where: str) -> DatasetRow:
-    """Validate one decoded row; raise DataError naming ``where`` on any problem."""
+def parse_row(obj: object, base: Path, where: str, media_root: Path | None = None) -> DatasetRow:
+    """Validate one decoded row; raise DataError naming ``where`` on any problem.
+
+    ``media_root`` (a resolved folder) confines the row's media paths; None allows any path.
+    """
     if not isinstance(obj, dict):
         raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
     video = _resolve(base, obj.get("video"), "video", where)
@@ -96,82 +126,39 @@ def parse_row(obj: object, base: Path, where: str) -> DatasetRow:
             raise DataError(f"{where}: 'events' must be a list of strings")
         events = [e.strip() for e in events if e.strip()]
     row_id = obj.get("id", obj.get("video") if obj.get("video") is not None else obj.get("audio"))
-    if not isinstance(row_id, (str, int)) or (isinstance(row_id, str) and not row_id.strip()):
+    if not isinstance(row_id, (str, int)) or isinstance(row_id, bool) or (isinstance(row_id, str) and not row_id.strip()):
         raise DataError(f"{where}: 'id' must be a non-empty string or integer")
+    if media_root is not None:
+        _check_inside(video, media_root, "video", where, str(row_id))
+        _check_inside(audio, media_root, "audio", where, str(row_id))
     return DatasetRow(
         id=str(row_id), video=video, audio=audio, prompt=prompt or None, reference=reference or None,
         events=events, raw=obj, source=where,
     )
 
 
-def _json_list_items(path: Path, text: str) -> list[tuple[int, object]]:
-    """Decode a top-level JSON list, keeping each item's line number for error messages."""
-    decoder = json.JSONDecoder()
-    pos = len(text) - len(text.lstrip())
-    if not text[pos:].startswith("["):
-        raise DataError(f"{path}:1: a .json dataset must be a list of rows")
-    pos += 1
-    items: list[tuple[int, object]] = []
-    line, counted_to = 1, 0  # newlines are counted incrementally: linear in the file size
-
-    def line_at(offset: int) -> int:
-        nonlocal line, counted_to
-        line += text.count("\n", counted_to, offset)
-        counted_to = offset
-        return line
-
-    while True:
-        while pos < len(text) and text[pos] in " \t\r\n,":
-            pos += 1
-        if pos >= len(text):
-            raise DataError(f"{path}:{line_at(pos)}: unterminated JSON list")
-        if text[pos] == "]":
-            return items
-        start_line = line_at(pos)
-        try:
-            obj, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
-        items.append((start_line, obj))
-
-
-def _jsonl_items(path: Path, text: str) -> list[tuple[int, object]]:
-    """Decode each line; a line that is not JSON becomes a DataError item, so other rows still load."""
-    items: list[tuple[int, object]] = []
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            items.append((line_no, json.loads(line)))
-        except json.JSONDecodeError as err:
-            items.append((line_no, DataError(f"{path}:{line_no}: invalid JSON ({err.msg})")))
-    return items
-
-
-def load_dataset(path: str | Path, strict: bool = False) -> Dataset:
-    """Read a dataset file (``.json`` list or ``.jsonl``).
+def load_dataset(path: str | Path, strict: bool = False, media_root: str | Path | None = None,
+                 allow_outside_paths: bool = False) -> Dataset:
+    """Read a dataset file (JSON list or JSONL, see :mod:`avcap.data.records`).
 
     File-level problems (missing file, not JSON) raise :class:`DataError`. Row-level problems
-    are collected in ``Dataset.errors`` (or raised at once when ``strict``).
+    are collected in ``Dataset.errors`` (or raised at once when ``strict``). Media paths must
+    lie inside ``media_root`` (default: the dataset file's folder) unless
+    ``allow_outside_paths`` — callers that never open the media (evaluation) pass True.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: dataset file not found")
     base = path.resolve().parent
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if path.suffix.lower() == ".jsonl" or (path.suffix.lower() != ".json" and not text.lstrip().startswith("[")):
-        items = _jsonl_items(path, text)
-    else:
-        items = _json_list_items(path, text)
+    root = None if allow_outside_paths else Path(os.path.realpath(Path(media_root).expanduser() if media_root else base))
+    records = read_records(path)
+    if strict and records.errors:
+        raise records.errors[0]
     rows: list[DatasetRow] = []
-    errors: list[DataError] = []
+    errors: list[DataError] = list(records.errors)
     seen: dict[str, str] = {}
-    for line, obj in items:
+    for line, obj in records.items:
         where = f"{path}:{line}"
         try:
-            if isinstance(obj, DataError):
-                raise obj
-            row = parse_row(obj, base, where)
+            row = parse_row(obj, base, where, media_root=root)
             if row.id in seen:
                 raise DataError(f"{where}: duplicate id '{row.id}' (first at {seen[row.id]})")
         except DataError as err:
@@ -181,4 +168,4 @@ def load_dataset(path: str | Path, strict: bool = False) -> Dataset:
             continue
         seen[row.id] = where
         rows.append(row)
-    return Dataset(path=path, rows=rows, errors=errors)
+    return Dataset(path=path, rows=rows, errors=in_file_order(errors))

@@ -2,7 +2,9 @@
 
 Row: ``{"id", "video", "caption", "model", "generation", "seconds", "error", "sample"?}``.
 A row with an ``error`` is a failed caption: the item is counted as such, never judged and
-never dropped. When an id appears twice (a resumed run retried it), the later row wins.
+never dropped. An id that appears twice is reported as a defect of the file (the first row is
+used), except an error row followed by a caption for the same id: that is a retry, and the
+caption counts. Files are read by :func:`avcap.data.read_records`, the shared reader.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from avcap.data import iter_jsonl
+from avcap.data.records import in_file_order, read_records
 from avcap.errors import DataError
 
 
@@ -63,8 +65,9 @@ def load_captions(path: str | Path, name: str | None = None, sample: int = 0) ->
     if not path.is_file():
         raise DataError(f"{path}: captions file not found")
     rows: dict[str, CaptionRow] = {}
-    errors: list[DataError] = []
-    for line, obj in iter_jsonl(path):
+    records = read_records(path)
+    errors: list[DataError] = list(records.errors)
+    for line, obj in records.items:
         where = f"{path}:{line}"
         if (obj.get("sample") or 0) != sample:
             continue
@@ -82,5 +85,11 @@ def load_captions(path: str | Path, name: str | None = None, sample: int = 0) ->
             error = "the caption row has neither a caption nor an error"
         video = obj.get("video") if isinstance(obj.get("video"), str) else None
         model = obj.get("model") if isinstance(obj.get("model"), str) else None
-        rows[str(row_id)] = CaptionRow(str(row_id), caption, error, video, model, where)
-    return CaptionSet(name or path.stem, path, rows, errors)
+        row = CaptionRow(str(row_id), caption, error, video, model, where)
+        first = rows.get(row.id)
+        if first is not None and not (first.error and not row.error):
+            errors.append(DataError(f"{where}: duplicate caption id '{row.id}' (first at {first.source}); "
+                                    "the first row is used"))
+            continue
+        rows[row.id] = row
+    return CaptionSet(name or path.stem, path, rows, in_file_order(errors))

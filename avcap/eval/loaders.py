@@ -10,17 +10,18 @@ Formats read (each detected from the first row):
   question (``question``, ``options``, ``answer``, a video id), or one row per video with a
   ``questions`` list.
 
-A malformed row becomes a ``DataError`` naming ``file:line``; the other rows still load.
+Files are read by :func:`avcap.data.read_records`, the reader every command shares: a
+malformed row becomes a ``DataError`` naming ``file:line``; the other rows still load.
+Evaluation never opens the media, so rows' video paths are not confined to the data folder.
 """
 
 from __future__ import annotations
 
-import json
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from avcap.data import DatasetRow, iter_jsonl, load_dataset
+from avcap.data import DatasetRow, load_dataset, read_records
 from avcap.errors import DataError
 
 
@@ -44,17 +45,6 @@ class Benchmark:
     errors: list[DataError]
 
 
-def _read_items(path: Path) -> list[tuple[int, object]]:
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
-        return [(i + 1, obj) for i, obj in enumerate(data)]  # position in the list stands in for a line
-    return list(iter_jsonl(path))
-
-
 def _lower_keys(obj: dict) -> dict:
     return {str(k).lower(): v for k, v in obj.items()}
 
@@ -74,15 +64,15 @@ def load_benchmark(path: str | Path) -> Benchmark:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
-    items = _read_items(path)
-    fmt = _detect(items[0][1]) if items else "salmonn2"
+    records = read_records(path)
+    fmt = _detect(records.items[0][1]) if records.items else "salmonn2"
     if fmt == "salmonn2":
-        ds = load_dataset(path)
+        ds = load_dataset(path, allow_outside_paths=True)
         return Benchmark(path, fmt, ds.rows, [], ds.errors)
     rows: list[DatasetRow] = []
     qa: list[QAItem] = []
-    errors: list[DataError] = []
-    for line, obj in items:
+    errors: list[DataError] = list(records.errors)
+    for line, obj in records.items:
         where = f"{path}:{line}"
         try:
             if fmt == "dream1k":

@@ -69,7 +69,22 @@ def load_inputs(job: EvalJob) -> tuple[Benchmark, list[CaptionSet]]:
         first = f": {bench.errors[0]}" if bench.errors else ""
         raise DataError(f"{job.data}: no usable rows{first}")
     check_applicable(bench, job.config)
-    return bench, _caption_sets(job.captions, job.sample)
+    sets = _caption_sets(job.captions, job.sample)
+    for cset in sets:
+        _check_shared_ids(bench, cset)
+    return bench, sets
+
+
+def _check_shared_ids(bench: Benchmark, cset: CaptionSet) -> None:
+    """A captions file that matches no item of the data is a mistake (wrong file, wrong --sample),
+    not a run in which every caption "failed": say so before any judge call is made."""
+    units = [(r.id, r.video) for r in bench.rows] or [(q.video_key, q.video_key) for q in bench.qa]
+    if any(cset.lookup(item_id, video) is not None for item_id, video in units):
+        return
+    data_ids = ", ".join(repr(i) for i, _ in units[:3])
+    caption_ids = ", ".join(repr(i) for i in list(cset.rows)[:3]) or "none"
+    raise DataError(f"{cset.path} shares no ids with {bench.path} (data ids {data_ids}, ...; caption ids "
+                    f"{caption_ids}{', ...' if len(cset.rows) > 3 else ''}): wrong file, or wrong --sample?")
 
 
 def make_judge(job: EvalJob) -> Judge | None:
@@ -84,7 +99,19 @@ def make_judge(job: EvalJob) -> Judge | None:
 
 
 def run_job(job: EvalJob, progress: bool = True, judge: Judge | None = None) -> JobOutcome:
-    """Run ``job``; ``judge`` overrides the one the job describes (tests pass a scripted one)."""
+    """Run ``job``; ``judge`` overrides the one the job describes (tests pass a scripted one).
+
+    One evaluation writes a report folder at a time: a second process on the same ``out``
+    stops at once (:class:`avcap.data.lock.OutputBusyError`) instead of interleaving reports.
+    """
+    from avcap.data.lock import OutputLock
+
+    job.out.mkdir(parents=True, exist_ok=True)
+    with OutputLock(job.out, what="report folder"):
+        return _run_locked(job, progress, judge)
+
+
+def _run_locked(job: EvalJob, progress: bool, judge: Judge | None) -> JobOutcome:
     bench, sets = load_inputs(job)
     judge = judge if judge is not None else make_judge(job)
     total = count_units(bench, sets, job.config)
@@ -109,7 +136,6 @@ def run_job(job: EvalJob, progress: bool = True, judge: Judge | None = None) -> 
             "temperature": judge.config.temperature, "prompts": [p.key for p in ALL_PROMPTS],
         }
     report = build_report(bench, sets, result, job.config, judge_info, job.prices)
-    job.out.mkdir(parents=True, exist_ok=True)
     report_path, html_path = job.out / "report.json", job.out / "report.html"
     atomic_write_json(report_path, report)
     atomic_write_text(html_path, render_html(report))

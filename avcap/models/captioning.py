@@ -7,9 +7,17 @@ One output row per (video, sample), appended and flushed as soon as its batch fi
 Resume: rows already in the output file are skipped, keyed by ``(id, sample)``. Rows that
 ended in an error are *retried*: at start-up they are dropped from the file (an atomic
 rewrite) and their items are captioned again, so the file holds one row per key. A video that
-cannot be decoded, or a batch whose generation fails, becomes rows with ``"error"`` set to a
-one-line cause, and the run goes on. While the model generates one batch, a worker thread
-decodes the next (PyAV releases the GIL while decoding).
+cannot be decoded, an input that does not exist, a dataset row whose media path leads outside
+its folder, or a batch whose generation fails becomes rows with ``"error"`` set to a one-line
+cause, and the run goes on. While the model generates one batch, a worker thread decodes the
+next (PyAV releases the GIL while decoding).
+
+One writer per output: the run holds an exclusive lock on the captions file
+(:class:`avcap.data.lock.OutputLock`), so a second process on the same ``--out`` stops at once
+instead of writing duplicate rows. A resume must use the settings the file was written with
+(model, prompt, every generation field, frame policy, muted audio): rows made with other
+settings are refused with the first differing setting named, since one file must not mix
+two experiments; ``force_new`` moves the old file aside and starts a new one.
 """
 
 from __future__ import annotations
@@ -22,10 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from avcap.errors import AvcapError, ConfigError
+from avcap.media.files import VIDEO_EXTENSIONS, find_videos
 from avcap.models.base import DEFAULT_PROMPT, GenerationConfig
 
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".ts",
-                              ".wmv", ".3gp"})
 DATASET_EXTENSIONS = frozenset({".json", ".jsonl"})
 
 
@@ -40,6 +47,7 @@ class CaptionItem:
     video: str | None
     audio: str | None = None
     prompt: str | None = None
+    error: str | None = None  # known before decoding (missing input, path outside the dataset folder)
 
 
 @dataclass
@@ -54,6 +62,9 @@ class CaptionRunConfig:
     # Replace every clip's sound by silence of the same length: the "audio off" ablation
     # (the model still gets its audio tokens, as it does for a video without an audio track).
     mute_audio: bool = False
+    # Start a new output file even if the existing one was written with other settings (the old
+    # file is renamed to NAME.<time>.bak, never deleted).
+    force_new: bool = False
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
@@ -71,6 +82,8 @@ class RunSummary:
     captioned: int
     failed: int
     seconds: float
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (id, one-line cause) of this run
+    moved_aside: Path | None = None  # the old file, when force_new moved it
 
 
 def prompt_presets() -> dict[str, str]:
@@ -98,37 +111,49 @@ def one_line(err: BaseException) -> str:
     return " ".join(text.split())[:500] or type(err).__name__
 
 
-def collect_items(inputs: Iterable[str | Path]) -> tuple[list[CaptionItem], list[str]]:
+def collect_items(inputs: Iterable[str | Path], media_root: str | Path | None = None,
+                  allow_outside_paths: bool = False) -> tuple[list[CaptionItem], list[str]]:
     """Expand files, folders (recursive, video extensions) and dataset files into items.
 
     Returns the items and warnings (dataset rows that failed validation). A video given
     directly is identified by its file name, one found in a folder by its path relative to
-    that folder, a dataset row by its ``id``; two items with one id are a ConfigError.
+    that folder, a dataset row by its ``id``; two items with one id are a ConfigError. An input
+    that cannot be used (no such path, an unreadable dataset file, a dataset row whose media lie
+    outside the dataset's folder or ``media_root``) becomes an item with its ``error`` set, so
+    the run records it and goes on. Dataset rows read through :func:`avcap.data.load_dataset`.
     """
-    from avcap.data import load_dataset
+    from avcap.data import OutsidePathError, load_dataset
+    from avcap.errors import DataError
 
     items: list[CaptionItem] = []
     warnings: list[str] = []
     for raw in inputs:
         path = Path(raw).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+            found = find_videos(path)
             if not found:
                 warnings.append(f"{path}: no video files ({', '.join(sorted(VIDEO_EXTENSIONS))})")
             items += [CaptionItem(id=p.relative_to(path).as_posix(), video=str(p)) for p in found]
         elif path.suffix.lower() in DATASET_EXTENSIONS:
-            dataset = load_dataset(path)
-            warnings += [str(err) for err in dataset.errors]
+            try:
+                dataset = load_dataset(path, media_root=media_root, allow_outside_paths=allow_outside_paths)
+            except DataError as err:  # the file itself cannot be read: one failed item, the rest go on
+                items.append(CaptionItem(id=path.name, video=None, error=one_line(err)))
+                continue
+            for err in dataset.errors:
+                if isinstance(err, OutsidePathError):
+                    items.append(CaptionItem(id=err.row_id, video=None, error=one_line(err)))
+                else:
+                    warnings.append(str(err))
             for row in dataset.rows:
                 items.append(CaptionItem(id=row.id, video=row.video, audio=row.audio, prompt=row.prompt))
-        elif path.exists() or path.suffix.lower() in VIDEO_EXTENSIONS:
-            # A missing video is still an item: it is recorded with its error, like a corrupt one.
-            items.append(CaptionItem(id=path.name, video=str(path)))
         else:
-            raise ConfigError(f"{path}: no such file or folder")
+            # A missing or unreadable file is still an item: recorded with its error, like a corrupt one.
+            error = None if path.exists() else f"{path}: no such file or folder"
+            items.append(CaptionItem(id=path.name, video=str(path), error=error))
     seen: dict[str, str] = {}
     for item in items:
-        source = item.video or item.audio
+        source = item.video or item.audio or item.error
         if item.id in seen and seen[item.id] != source:
             raise ConfigError(f"two inputs share the id '{item.id}': {seen[item.id]} and {source}; "
                               "pass their folder or a dataset file with ids instead")
@@ -163,8 +188,50 @@ def _batches(items: list[CaptionItem], prompt_of: Callable[[CaptionItem], str], 
     yield from open_groups.items()
 
 
+def settings_conflict(rows: Iterable[dict], model: str, record_of: Callable[[str], dict],
+                      prompt_for: dict[str, str]) -> str | None:
+    """The first setting in which finished ``rows`` differ from this run, as one line, or None.
+
+    ``record_of(prompt)`` is this run's generation record; ``prompt_for`` maps an item id to the
+    prompt it gets now (a dataset row's own prompt may differ per item). Keys a row lacks were
+    not recorded by older versions and are not compared, except ``audio`` (absent = not muted).
+    """
+    new = record_of("")
+    for row in rows:
+        if str(row.get("model")) != model:
+            return f"model: the file has {row.get('model')}, this run {model}"
+        old = row.get("generation") or {}
+        for key, value in new.items():
+            if key == "prompt":
+                continue
+            before = old.get(key, "on" if key == "audio" else value)
+            if before != value:
+                return f"{key}: the file has {before!r}, this run {value!r}"
+        if "audio" not in new and old.get("audio") not in (None, "on"):
+            return f"audio: the file has {old['audio']!r}, this run 'on'"
+        prompt = prompt_for.get(str(row.get("id")))
+        if prompt is not None and "prompt" in old and old["prompt"] != prompt:
+            return f"prompt of '{row.get('id')}': the file has {old['prompt']!r}, this run {prompt!r}"
+    return None
+
+
+def _move_aside(path: Path) -> Path | None:
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    aside = path.with_name(f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
+    path.rename(aside)
+    return aside
+
+
 def run_captioning(captioner, items: list[CaptionItem], config: CaptionRunConfig) -> RunSummary:
-    """Caption ``items`` into ``config.out``; see the module docstring for resume and errors."""
+    """Caption ``items`` into ``config.out``; see the module docstring for locking, resume and errors."""
+    from avcap.data.lock import OutputLock
+
+    with OutputLock(config.out, what="captions file"):
+        return _run_locked(captioner, items, config)
+
+
+def _run_locked(captioner, items: list[CaptionItem], config: CaptionRunConfig) -> RunSummary:
     from avcap.data import JsonlAppender
     from avcap.media import get_policy, load_audio_clip, load_clip
 
@@ -183,13 +250,17 @@ def run_captioning(captioner, items: list[CaptionItem], config: CaptionRunConfig
             record["audio"] = "muted"
         return record
 
+    moved_aside = _move_aside(config.out) if config.force_new else None
     _drop_error_rows(config.out)
     counts = {"captioned": 0, "failed": 0}
+    failures: list[tuple[str, str]] = []
     with JsonlAppender(config.out) as out:
-        others = sorted({str(row.get("model")) for row in out.rows.values()} - {captioner.name})
-        if others:
-            raise ConfigError(f"{config.out} holds captions by {', '.join(others)}, not {captioner.name}; "
-                              "resume with the same --model or choose another --out")
+        conflict = settings_conflict(out.rows.values(), captioner.name, generation_record,
+                                     {it.id: prompt_of(it) for it in items})
+        if conflict:
+            raise ConfigError(f"{config.out} was written with other settings ({conflict}); re-run with the "
+                              "file's settings, choose another --out, or pass --force-new to start a new file "
+                              "(the old one is kept as .bak)")
         missing = {it.id: sum((it.id, s) not in out.done for s in range(n_samples)) for it in items}
         pending = [it for it in items if missing[it.id]]
         skipped = len(items) * n_samples - sum(missing.values())
@@ -202,11 +273,16 @@ def run_captioning(captioner, items: list[CaptionItem], config: CaptionRunConfig
                             "model": captioner.name, "generation": generation_record(prompt),
                             "seconds": round(seconds, 3), "error": error, "sample": s})
                 counts["failed" if error else "captioned"] += 1
+            if error:
+                failures.append((item.id, error))
 
         def decode(batch: list[CaptionItem]):
             decoded = []
             for item in batch:
                 t0 = time.perf_counter()
+                if item.error:
+                    decoded.append((item, None, item.error, 0.0))
+                    continue
                 try:
                     if item.video is None:  # an audio-only dataset row (ASR / audio captioning)
                         clip = load_audio_clip(item.audio)
@@ -238,7 +314,7 @@ def run_captioning(captioner, items: list[CaptionItem], config: CaptionRunConfig
                 if future is None and index + 1 < len(batches):
                     future = pool.submit(decode, batches[index + 1][1])
     return RunSummary(out=config.out, total=len(items) * n_samples, skipped=skipped, seconds=time.perf_counter() - start,
-                      **counts)
+                      failures=failures, moved_aside=moved_aside, **counts)
 
 
 def _generate(captioner, good, prompt: str, gen: GenerationConfig, write) -> None:

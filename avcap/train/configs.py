@@ -115,6 +115,15 @@ class OptimArgs:
             raise ValueError("optim.ddp_timeout_s must be >= 1")
 
 
+@dataclass(kw_only=True)
+class MediaPathArgs:
+    """Where a dataset's media may live (every recipe that reads rows has these keys)."""
+
+    media_root: str | None = _help("folder that rows' video/audio paths must lie in (default: the dataset "
+                                   "file's folder); a path outside is skipped and listed", default=None)
+    allow_outside_paths: bool = _help("let rows name media anywhere (only for datasets you trust)", default=False)
+
+
 def _check_common(cfg) -> None:
     if not str(cfg.output_dir).strip():
         raise ValueError("output_dir must not be empty")
@@ -123,7 +132,7 @@ def _check_common(cfg) -> None:
 
 
 @dataclass
-class AlignConfig:
+class AlignConfig(MediaPathArgs):
     """Audio modality alignment (§3.2): only the audio aligner trains on ASR and audio-caption rows."""
 
     data: str = _help("dataset file (JSON/JSONL): rows with audio (or video) and the transcript or "
@@ -140,7 +149,7 @@ class AlignConfig:
 
 
 @dataclass
-class SFTConfig:
+class SFTConfig(MediaPathArgs):
     """Audio-visual SFT (§3.2): LoRA on the LLM plus the audio aligner; loss on answer tokens only."""
 
     data: str = _help("dataset file (JSON/JSONL) of rows with a ground-truth answer")
@@ -165,7 +174,7 @@ class SFTConfig:
 
 
 @dataclass
-class DPOConfig:
+class DPOConfig(MediaPathArgs):
     """One DPO or gDPO round (§3.3.2, eq. 9) on preference rows (dataset row + chosen + rejected)."""
 
     data: str = _help("preference dataset (JSON/JSONL): rows with 'chosen', 'rejected' and, for "
@@ -243,7 +252,7 @@ PAPER_THRESHOLDS = [[0.05, 0.01], [0.20, -0.01], [0.23, -0.01]]
 
 
 @dataclass
-class MrDPOConfig:
+class MrDPOConfig(MediaPathArgs):
     """Multi-round DPO with a LoRA proxy (§3.3.2): sample → judge → select → gDPO → merge, per round."""
 
     data: str = _help("training videos with ground-truth captions and (optionally) atomic events")

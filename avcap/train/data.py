@@ -8,6 +8,7 @@ its first model turn the ground-truth answer; preference rows add ``chosen`` and
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from avcap.data import DatasetRow, load_dataset
 from avcap.errors import DataError
 from avcap.media.clip import Clip
 from avcap.models.base import TrainExample
+
+log = logging.getLogger("avcap.train")
+MAX_LOGGED_ERRORS = 20  # per-row lines before "… and N more"
 
 
 @dataclass
@@ -56,16 +60,25 @@ class PreferenceBatch:
         return len(self.chosen) + len(self.extra)
 
 
-def load_rows(path: str | Path, *, what: str) -> list[DatasetRow]:
-    """All valid rows of a dataset file; a malformed row stops training with its ``file:line``."""
-    dataset = load_dataset(path)
-    if dataset.errors:
-        first = dataset.errors[0]
-        more = f" (and {len(dataset.errors) - 1} more)" if len(dataset.errors) > 1 else ""
-        raise DataError(f"{first}{more}")
+def load_rows(path: str | Path, *, what: str, media_root: str | Path | None = None,
+              allow_outside_paths: bool = False) -> list[DatasetRow]:
+    """All valid rows of a dataset file, read as every command reads them (:func:`avcap.data.load_dataset`):
+    a malformed row, or one whose media lie outside ``media_root`` (default: the file's folder), is
+    skipped and logged with its ``file:line``; no valid row at all is a DataError."""
+    dataset = load_dataset(path, media_root=media_root, allow_outside_paths=allow_outside_paths)
+    for err in dataset.errors[:MAX_LOGGED_ERRORS]:
+        log.warning("skipped %s row: %s", what, err)
+    if len(dataset.errors) > MAX_LOGGED_ERRORS:
+        log.warning("skipped %s rows: … and %d more", what, len(dataset.errors) - MAX_LOGGED_ERRORS)
     if not dataset.rows:
-        raise DataError(f"{path}: no {what} rows")
+        first = f" ({dataset.errors[0]})" if dataset.errors else ""
+        raise DataError(f"{path}: no {what} rows{first}")
     return dataset.rows
+
+
+def config_rows(cfg, path: str | Path, *, what: str) -> list[DatasetRow]:
+    """:func:`load_rows` with a recipe config's ``media_root`` / ``allow_outside_paths``."""
+    return load_rows(path, what=what, media_root=cfg.media_root, allow_outside_paths=cfg.allow_outside_paths)
 
 
 # An audio row's placeholder in the 2+ release's data (``<audio>``; an ``<image>`` there is

@@ -6,6 +6,11 @@ for avcap is small: ``compute_loss`` delegates to an objective from
 :mod:`avcap.train.objectives`; batches are dataclasses (not tensor dicts), so input preparation
 is the captioner's job; checkpoints hold only the trainable weights (LoRA + aligner, a few
 MB instead of the whole model) plus the run's resolved config.
+
+Checkpoints survive a kill at any moment: each is written under ``<run>/.staging/`` and renamed
+to ``<run>/checkpoint-N`` only once complete, so a ``checkpoint-N`` folder is always whole;
+resuming takes the newest complete one and says which incomplete ones it skipped (folders left
+by older versions, or by hand).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,8 @@ log = logging.getLogger("avcap.train")
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.yaml"
+STATE_FILE = "trainer_state.json"  # the last file Trainer writes into a checkpoint
+STAGING_DIR = ".staging"  # checkpoints are written here, then renamed into place
 
 
 def training_arguments(optim: OptimArgs, output_dir: str | Path, *, learning_rate: float | None = None,
@@ -94,8 +102,11 @@ def save_trainable(policy, path: str | Path, state_dict: dict | None = None) -> 
     if missing:
         raise ModelError(f"cannot save {path}: {len(missing)} trainable tensors are missing, e.g. {missing[0]}")
     tensors = {n: state[n].detach().to("cpu").contiguous() for n in names}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata={"format": "pt"})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    save_file(tensors, str(partial), metadata={"format": "pt"})
+    os.replace(partial, path)  # never a half-written weights file under the final name
 
 
 def load_trainable(policy, path: str | Path) -> None:
@@ -208,7 +219,35 @@ class AvcapTrainer(Trainer):
             self._metrics.clear()
         super().log(logs, start_time)
 
-    # -- checkpoints: trainable weights + resolved config
+    # -- checkpoints: written to a staging folder, renamed into place when complete
+    def _get_output_dir(self, trial) -> str:
+        staging = getattr(self, "_staging_root", None)
+        return str(staging) if staging is not None else super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model, trial) -> None:
+        from transformers.trainer_utils import rotate_checkpoints
+
+        run_dir = Path(super()._get_output_dir(trial))
+        name = f"checkpoint-{self.state.global_step}"
+        self._staging_root = run_dir / STAGING_DIR
+        try:
+            super()._save_checkpoint(model, trial)  # every file of checkpoint-N, into the staging folder
+        finally:
+            self._staging_root = None
+        self.accelerator.wait_for_everyone()  # every rank has written its part
+        if self.args.should_save:
+            final = run_dir / name
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(run_dir / STAGING_DIR / name, final)
+            try:
+                (run_dir / STAGING_DIR).rmdir()  # only if empty: another rank's leftovers stay visible
+            except OSError:
+                pass
+            rotate_checkpoints(output_dir=str(run_dir), save_total_limit=self.args.save_total_limit, use_mtime=True)
+        self.accelerator.wait_for_everyone()
+
+    # -- checkpoint contents: trainable weights + resolved config
     def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
         output_dir = output_dir or self.args.output_dir
         if not self.args.should_save:
@@ -224,24 +263,50 @@ class AvcapTrainer(Trainer):
         load_trainable(model or self.model, Path(resume_from_checkpoint) / WEIGHTS_FILE)
 
 
-def last_checkpoint(output_dir: str | Path) -> str | None:
-    """The newest complete ``checkpoint-N`` folder of a Trainer run, for resuming."""
-    from transformers.trainer_utils import get_last_checkpoint
+def checkpoint_is_complete(folder: Path) -> bool:
+    """Trainer writes ``trainer_state.json`` last; the weights are ours (``model.safetensors``) or,
+    under DeepSpeed / FSDP, their own shard folders."""
+    has_weights = (folder / WEIGHTS_FILE).is_file() or any(p.is_dir() for p in folder.iterdir())
+    return (folder / STATE_FILE).is_file() and has_weights
 
+
+def last_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest complete ``checkpoint-N`` folder of a Trainer run, for resuming; newer incomplete
+    ones are skipped with a warning naming them. A killed save's staging folder is removed."""
     folder = Path(output_dir)
     if not folder.is_dir():
         return None
-    return get_last_checkpoint(str(folder))
+    shutil.rmtree(folder / STAGING_DIR, ignore_errors=True)
+    found = []
+    for child in folder.iterdir():
+        step = child.name.removeprefix("checkpoint-")
+        if child.is_dir() and child.name.startswith("checkpoint-") and step.isdigit():
+            found.append((int(step), child))
+    for _, child in sorted(found, reverse=True):
+        if checkpoint_is_complete(child):
+            return str(child)
+        missing = STATE_FILE if not (child / STATE_FILE).is_file() else WEIGHTS_FILE
+        log.warning("skipping incomplete checkpoint %s (no %s)", child, missing)
+    return None
 
 
-def train_metrics(trainer: AvcapTrainer) -> dict[str, Any]:
-    """What a report keeps of a run: first-step metrics, the last logged values, the log history."""
-    history = [dict(h) for h in trainer.state.log_history]
+def checkpoint_state(checkpoint: str | Path):
+    """The ``TrainerState`` saved in a checkpoint folder."""
+    from transformers import TrainerState
+
+    return TrainerState.load_from_json(str(Path(checkpoint) / STATE_FILE))
+
+
+def train_metrics(trainer: AvcapTrainer, state=None) -> dict[str, Any]:
+    """What a report keeps of a run: first-step metrics, the last logged values, the log history
+    (of ``state`` when given: a checkpoint's, for a run that had nothing left to train)."""
+    state = state or trainer.state
+    history = [dict(h) for h in state.log_history]
     steps = [h for h in history if "loss" in h]
     summary = next((h for h in reversed(history) if "train_runtime" in h), {})
     first = trainer.first_step_metrics or {}
     return {
-        "global_step": trainer.state.global_step,
+        "global_step": state.global_step,
         "first_step": first,
         "first_step_dpo_loss_minus_ln2": (first["dpo_loss"] - LN2) if "dpo_loss" in first else None,
         "last": steps[-1] if steps else {},

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from avcap.data import load_dataset
+from avcap.data import OutsidePathError, load_dataset
 from avcap.errors import DataError
 
 GOOD = {
@@ -21,7 +21,7 @@ GOOD = {
 def test_json_list_row_fields_and_path_resolution(tmp_path: Path):
     path = tmp_path / "set.json"
     path.write_text(json.dumps([GOOD, {**GOOD, "id": "v002", "video": "/abs/v2.mp4", "audio": "a/v2.wav"}]))
-    ds = load_dataset(path)
+    ds = load_dataset(path, allow_outside_paths=True)
     assert ds.errors == []
     first, second = ds.rows
     assert first.id == "v001"
@@ -79,14 +79,39 @@ def test_json_list_line_numbers(tmp_path: Path):
 
 
 @pytest.mark.parametrize(
-    "content, message",
-    [('{"a": 1}', "must be a list"), ('[{"id": "a", "video": "a.mp4"},', "unterminated"), ("[{bad", "invalid JSON")],
+    "content, rows, message",
+    [('{"a": 1}', [], ":1: row has neither 'video' nor 'audio'"),
+     ('[{"id": "a", "video": "a.mp4"},', ["a"], ":1: the JSON list is not closed"),
+     ('[{"id": "a", "video": "a.mp4"},\n{bad', ["a"], ":2: invalid JSON"),
+     ('[{"id": "a", "video": "a.mp4"},\n{"id": "b", "video": 3},\n{"id": "c", "video": "c.mp4"}]', ["a", "c"],
+      ":2: field 'video' must be a non-empty string path")],
 )
-def test_file_level_errors(tmp_path: Path, content: str, message: str):
+def test_defects_skip_the_row_and_keep_the_others(tmp_path: Path, content: str, rows: list, message: str):
     path = tmp_path / "set.json"
     path.write_text(content)
-    with pytest.raises(DataError, match=message):
-        load_dataset(path)
+    ds = load_dataset(path)
+    assert [r.id for r in ds.rows] == rows
+    assert len(ds.errors) == 1 and message in str(ds.errors[0]), ds.errors
+
+
+def test_media_paths_must_stay_inside_the_dataset_folder(tmp_path: Path):
+    inside = tmp_path / "set"
+    (inside / "clips").mkdir(parents=True)
+    (inside / "clips" / "ok.mp4").write_bytes(b"x")
+    (inside / "link.mp4").symlink_to("/etc/hostname")
+    rows = [{"id": "ok", "video": "clips/ok.mp4"}, {"id": "abs", "video": "/etc/shadow"},
+            {"id": "up", "video": "../../etc/passwd"}, {"id": "link", "video": "link.mp4"},
+            {"id": "audio", "video": "clips/ok.mp4", "audio": "/etc/passwd"}, {"id": "home", "video": "~/.ssh/id_rsa"}]
+    path = inside / "set.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ds = load_dataset(path)
+    assert [r.id for r in ds.rows] == ["ok"]
+    assert [e.row_id for e in ds.errors] == ["abs", "up", "link", "audio", "home"]
+    assert all(isinstance(e, OutsidePathError) and "is outside" in str(e) for e in ds.errors)
+    assert [r.id for r in load_dataset(path, allow_outside_paths=True).rows] == [r["id"] for r in rows]
+    # A media root elsewhere: paths must lie inside it instead.
+    ds = load_dataset(path, media_root="/etc")
+    assert [r.id for r in ds.rows] == ["abs", "link"]  # the link resolves to /etc/hostname
 
 
 def test_missing_file(tmp_path: Path):

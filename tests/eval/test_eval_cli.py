@@ -87,12 +87,15 @@ def test_clear_one_line_errors(bench_files, tmp_path, monkeypatch, change, messa
     assert len(lines) == 1 and lines[0].startswith("avcap eval: ") and message in lines[0], result.output
 
 
-def test_malformed_data_file_is_one_line(tmp_path):
+def test_malformed_data_rows_are_listed_and_the_good_rows_judged(tmp_path):
     data = tmp_path / "t.json"
-    data.write_text('[{"id": "a", "video": "a.mp4"},\n {"id": ')
-    caps = write_jsonl(tmp_path / "c.jsonl", [{"id": "a", "caption": "x"}])
+    good = {"id": "a", "video": "a.mp4", "events": ["A red square appears."]}
+    data.write_text("[" + json.dumps(good) + ',\n {"id": ')
+    caps = write_jsonl(tmp_path / "c.jsonl", [{"id": "a", "caption": "A red square appears."}])
     result = invoke("--data", data, "--captions", caps, "--judge", "scripted", "--out", tmp_path / "o", "--no-progress")
-    assert result.exit_code == 2 and "t.json:2: invalid JSON" in result.output
+    assert result.exit_code == 0, result.output
+    assert "skipped malformed row: " in result.output and "t.json:2: invalid JSON" in result.output
+    assert "Miss 0.0%" in result.output
     only_bad = write_json(tmp_path / "bad.json", [{"id": "a"}])
     result = invoke("--data", only_bad, "--captions", caps, "--judge", "scripted", "--out", tmp_path / "o", "--no-progress")
     assert result.exit_code == 2 and "no usable rows" in result.output and "neither 'video' nor 'audio'" in result.output
@@ -138,3 +141,43 @@ def test_a_run_killed_with_sigkill_resumes_without_losing_judgments(tmp_path):
     resumed_report = json.loads((out / "report.json").read_text())
     clean_report = json.loads((tmp_path / "clean" / "report.json").read_text())
     assert resumed_report == clean_report and resumed_report["caption_sets"][0]["metrics"]["salmonn2"]["n_scored"] == 30
+
+
+def test_exit_codes_tell_whether_anything_was_judged(bench_files, tmp_path, monkeypatch):
+    data, caps_a, _ = bench_files
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    # A judge that cannot be reached: nothing is scored, the first cause is printed, exit 1.
+    unreachable = invoke("--data", data, "--captions", caps_a, "--judge", "openai", "--judge-model", "m",
+                         "--judge-base-url", "http://127.0.0.1:9/v1", "--max-attempts", "1", "--out",
+                         tmp_path / "u", "--no-progress")
+    assert unreachable.exit_code == 1, unreachable.output
+    assert "first judge failure" in unreachable.output and "nothing was scored" in unreachable.output
+    assert "127.0.0.1:9" in unreachable.output
+    # Captions that share no id with the data: said before any judge call, exit 2.
+    foreign = write_jsonl(tmp_path / "foreign.jsonl", [{"id": "zz1", "caption": "x"}, {"id": "zz2", "caption": "y"}])
+    result = invoke("--data", data, "--captions", foreign, "--judge", "scripted", "--out", tmp_path / "f",
+                    "--no-progress")
+    assert result.exit_code == 2 and "shares no ids with" in result.output and "'zz1'" in result.output
+
+
+def test_duplicate_caption_ids_are_reported_not_silently_resolved(tmp_path):
+    data = write_json(tmp_path / "d.json", [{"id": "a", "video": "a.mp4", "events": ["A red square appears."]}])
+    caps = write_jsonl(tmp_path / "c.jsonl", [{"id": "a", "caption": "A red square appears."},
+                                              {"id": "a", "caption": "Something else entirely."}])
+    result = invoke("--data", data, "--captions", caps, "--judge", "scripted", "--out", tmp_path / "o", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert "duplicate caption id 'a'" in result.output and "Miss 0.0%" in result.output
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert any("duplicate caption id 'a'" in e for e in report["caption_sets"][0]["caption_file_errors"])
+
+
+def test_a_second_evaluation_into_the_same_folder_stops_at_once(bench_files, tmp_path):
+    from avcap.data.lock import OutputLock
+
+    data, caps_a, _ = bench_files
+    out = tmp_path / "o"
+    out.mkdir()
+    with OutputLock(out):
+        result = invoke("--data", data, "--captions", caps_a, "--judge", "scripted", "--out", out, "--no-progress")
+    assert result.exit_code == 2 and f"pid {os.getpid()}" in result.output
+    assert not (out / "report.json").exists()

@@ -77,7 +77,8 @@ def test_cli_prints_one_error_line_per_bad_file(kind, bad_files):
     result = runner.invoke(app, ["media", "probe", str(path)])
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"{path}: ") and EXPECTED[kind][1] in lines[0]
+    cause = "a folder with no video files" if kind == "directory" else EXPECTED[kind][1]  # folders are searched
+    assert len(lines) == 1 and lines[0].startswith(f"{path}: ") and cause in lines[0]
     assert "Traceback" not in result.output and result.stdout == ""
 
 
@@ -121,3 +122,25 @@ def test_cli_help_teaches_the_policies():
 
 def test_media_errors_are_avcap_errors():
     assert issubclass(MediaError, Exception) and str(MediaError("a.mp4", "why")) == "a.mp4: why"
+
+
+def test_media_probe_accepts_folders_like_caption(tmp_path):
+    from typer.testing import CliRunner
+
+    from avcap.cli import app
+    from avcap.synth.sample import SampleVideoSpec, write_sample_video
+
+    folder = tmp_path / "videos"
+    (folder / "sub").mkdir(parents=True)
+    write_sample_video(folder / "a.mp4", SampleVideoSpec(duration_s=1.0, fps=4, width=64, height=48))
+    write_sample_video(folder / "sub" / "b.mp4", SampleVideoSpec(duration_s=1.0, fps=4, width=64, height=48))
+    (folder / "notes.txt").write_text("not a video")
+    result = CliRunner().invoke(app, ["media", "probe", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    assert sorted(r["path"] for r in json.loads(result.output)) == [str(folder / "a.mp4"), str(folder / "sub" / "b.mp4")]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(app, ["media", "probe", str(empty)])
+    assert result.exit_code == 1 and "no video files" in result.output

@@ -121,7 +121,6 @@ def test_bad_arguments_and_a_foreign_captions_file(videos, tmp_path):
     assert run(videos[0], "-m", "tiny:omni", "-o", out, "--num-samples", "2", *FAST).exit_code == 2  # greedy x2
     assert run(videos[0], "-m", "tiny:omni", "-o", out, "--frames", "nope", *FAST).exit_code == 2
     assert run(videos[0], "-m", "tiny:omni", "-o", out, "--prompt", "x", "--prompt-preset", "avocado").exit_code == 2
-    assert run(tmp_path / "nowhere", "-m", "tiny:omni", "-o", out).exit_code == 2
     assert run(videos[0], "-m", "tiny:qwen2-vl", "-o", out, *FAST).exit_code == 0
     other = run(videos[0], "-m", "tiny:omni", "-o", out, *FAST)  # would silently mix two models' captions
     assert other.exit_code == 2 and "tiny:qwen2-vl" in other.output
@@ -156,3 +155,90 @@ def test_audio_only_dataset_rows_are_captioned_from_their_audio(tmp_path):
     assert got["asr1"]["error"] is None and isinstance(got["asr1"]["caption"], str)
     assert got["asr1"]["video"] is None and got["asr1"]["generation"]["prompt"] == "Transcribe the speech."
     assert "missing.wav" in got["gone"]["error"]
+
+
+def test_inputs_that_cannot_be_used_become_error_rows_and_the_batch_goes_on(videos, tmp_path):
+    out = tmp_path / "captions.jsonl"
+    unreadable = tmp_path / "broken.json"
+    unreadable.write_bytes(b"\xff\xfe[\x00")  # UTF-16: the file itself cannot be read
+    result = run(tmp_path / "nowhere.txt", videos[0], tmp_path / "gone.mp4", unreadable, "-m", "tiny:omni",
+                 "-o", out, *FAST)
+    assert result.exit_code == 1, result.output
+    got = {r["id"]: r for r in rows(out)}
+    assert got["a.mp4"]["error"] is None
+    assert "no such file or folder" in got["nowhere.txt"]["error"] and "gone.mp4" in got["gone.mp4"]["error"]
+    assert "UTF-16" in got["broken.json"]["error"]
+    # Each failure is on the console too, one line each.
+    for item in ("nowhere.txt", "gone.mp4", "broken.json"):
+        assert f"failed: {item}: " in result.output
+
+
+def test_console_failure_lines_are_capped_and_escape_control_characters(tmp_path):
+    data = tmp_path / "set.jsonl"
+    data.write_text("".join(json.dumps({"id": f"bad\r{i}", "video": f"missing{i}.mp4"}) + "\n" for i in range(25)))
+    result = run(data, "-m", "tiny:omni", "-o", tmp_path / "c.jsonl", *FAST)
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.startswith("failed: ")]
+    assert len(lines) == 21 and lines[-1] == "failed: … and 5 more"
+    assert "\r" not in result.output and "bad\\r0" in result.output
+
+
+def test_dataset_media_outside_the_dataset_folder_are_error_rows(videos, tmp_path):
+    data = tmp_path / "sets" / "set.jsonl"
+    data.parent.mkdir()
+    shutil.copy(videos[0], data.parent / "ok.mp4")
+    (tmp_path / "other").mkdir()
+    shutil.copy(videos[1], tmp_path / "other" / "b.mp4")
+    data.write_text(json.dumps({"id": "ok", "video": "ok.mp4"}) + "\n"
+                    + json.dumps({"id": "secret", "video": "/etc/shadow"}) + "\n"
+                    + json.dumps({"id": "sibling", "video": "../other/b.mp4"}) + "\n")
+    out = tmp_path / "c.jsonl"
+    result = run(data, "-m", "tiny:omni", "-o", out, *FAST)
+    assert result.exit_code == 1
+    got = {r["id"]: r for r in rows(out)}
+    assert got["ok"]["error"] is None
+    assert "is outside" in got["secret"]["error"] and "is outside" in got["sibling"]["error"]
+    # --media-root widens the folder; --allow-outside-paths lifts the check.
+    wider = tmp_path / "wider.jsonl"
+    assert run(data, "-m", "tiny:omni", "-o", wider, "--media-root", tmp_path, *FAST).exit_code == 1
+    assert {r["id"] for r in rows(wider) if r["error"] is None} == {"ok", "sibling"}
+    trusted = tmp_path / "trusted.jsonl"
+    run(data, "-m", "tiny:omni", "-o", trusted, "--allow-outside-paths", *FAST)
+    assert "is outside" not in {r["id"]: r for r in rows(trusted)}["secret"]["error"]
+
+
+def test_a_second_writer_on_the_same_output_stops_at_once_naming_the_holder(videos, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from avcap.data.lock import OutputLock
+
+    out = tmp_path / "captions.jsonl"
+    with OutputLock(out):  # this process writes the file now
+        proc = subprocess.run([sys.executable, "-m", "avcap.cli", "caption", str(videos[0]), "-m", "tiny:omni",
+                               "-o", str(out), *FAST], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert f"pid {os.getpid()}" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists() or out.read_text() == ""
+    assert run(videos[0], "-m", "tiny:omni", "-o", out, *FAST).exit_code == 0  # the lock went with its holder
+
+
+@pytest.mark.parametrize("change, setting", [
+    (["--prompt", "Another prompt."], "prompt of 'a.mp4'"), (["--temperature", "0.7", "--seed", "1"], "temperature"),
+    (["--max-new-tokens", "5"], "max_new_tokens"), (["--mute-audio"], "audio"), (["--frames", "salmonn2"], "frames"),
+    (["--repetition-penalty", "1.2"], "repetition_penalty")])
+def test_resuming_with_other_generation_settings_is_refused_unless_forced(videos, tmp_path, change, setting):
+    out = tmp_path / "captions.jsonl"
+    base = [videos[0], "-m", "tiny:omni", "-o", out, "--max-new-tokens", "4", "--no-progress"]
+    first = run(*base)
+    assert first.exit_code == 0, first.output
+    before = out.read_text()
+    refused = run(*base, *change)
+    assert refused.exit_code == 2 and setting in refused.output and "--force-new" in refused.output
+    assert out.read_text() == before  # nothing written, nothing lost
+    forced = run(*base, *change, "--force-new")
+    assert forced.exit_code == 0, forced.output
+    assert len(rows(out)) == 1 and rows(out)[0]["generation"] != json.loads(before)["generation"]
+    (aside,) = tmp_path.glob("captions.jsonl.*.bak")
+    assert aside.read_text() == before

@@ -53,7 +53,7 @@ def asr_data(tmp_path_factory, data_dir):
 
 
 def test_audio_rows_load_as_frameless_clips_with_clean_prompts(asr_data):
-    rows = load_dataset(asr_data / "asr.jsonl").rows
+    rows = load_dataset(asr_data / "asr.jsonl", allow_outside_paths=True).rows  # two rows use data_dir's videos
     items = supervised_items(rows, "unused default")
     assert [it.prompt for it in items] == ["Transcribe the speech.", "Transcribe the speech.", "Describe the sound.",
                                            "Describe the video."]
@@ -84,7 +84,8 @@ def _aligner_and_frozen(path):
 def test_align_trains_the_audio_aligner_on_asr_rows(tiny_model, asr_data, tmp_path):
     out = tmp_path / "align"
     config = tmp_path / "run.yaml"
-    config.write_text(json.dumps({"data": str(asr_data / "asr.jsonl"), "output_dir": str(out)}))  # JSON is YAML
+    config.write_text(json.dumps({"data": str(asr_data / "asr.jsonl"), "output_dir": str(out),  # JSON is YAML
+                                  "media_root": str(asr_data.parent)}))  # two rows use data_dir's videos
     # one step over all four rows: audio-only and video clips in one left-padded batch
     run_cli("align", "--config", str(config), *FAST[2:], "--optim.batch_size", "4")
     report = json.loads((out / "report.json").read_text())

@@ -92,7 +92,8 @@ def test_selection_follows_table6_and_writes_preference_rows(data_dir, tmp_path)
     pairs, stats = select_round(rows, tmp_path, scores, round_index=3, thresholds=(0.30, -0.01))
     assert [p["id"] for p in pairs] == ["v0"] and stats["pairs"] == 1 and stats["captions_scored"] == 6
     # pairs.jsonl is a valid gDPO dataset: the row, its ground truth, chosen and rejected.
-    items = preference_items(load_rows(tmp_path / "pairs.jsonl", what="preference"), "Describe.", need_reference=True)
+    items = preference_items(load_rows(tmp_path / "pairs.jsonl", what="preference", allow_outside_paths=True),
+                             "Describe.", need_reference=True)
     assert items[0].chosen == "v0 caption b" and items[0].reference == "a red square moves right"
     assert json.loads((tmp_path / "pair_stats.json").read_text())["mean_delta_e"] == pytest.approx(0.5)
 

@@ -7,12 +7,19 @@ A recipe's output folder::
       checkpoints/checkpoint-N/    Trainer's resumable checkpoints (trainable weights + optimizer)
       trained/model.safetensors    the trained LoRA + aligner, with config.yaml beside it
       model/                       the merged captioner (load_captioner / avcap caption read it)
+      fit.json                     the training metrics, written last: the run is finished
       report.json
+
+A kill at any moment leaves a state the next run resumes from: checkpoints appear only when
+complete (see :mod:`avcap.train.trainer`), ``trained/`` and ``model/`` are written atomically,
+and a finished run is not trained again — re-running it reports "already finished".
 """
 
 from __future__ import annotations
 
 import gc
+import json
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +29,9 @@ from avcap.config import save_config
 from avcap.data import atomic_write_json
 from avcap.errors import ConfigError, ModelError
 from avcap.train.configs import LoraArgs, ModelArgs, OptimArgs
+
+log = logging.getLogger("avcap.train")
+FIT_DONE = "fit.json"
 
 
 @dataclass
@@ -149,6 +159,22 @@ def free_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def finished_report(output_dir: str | Path) -> dict | None:
+    """The report of a run that already finished in ``output_dir`` (its report.json and merged
+    model exist), marked ``already_finished``; None when there is work left. Recipes call this
+    first, so a re-run neither trains past its steps nor rewrites ``model/``."""
+    out = Path(output_dir)
+    report_path = out / "report.json"
+    if not report_path.is_file():
+        return None
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    model = Path(report.get("final_model") or report.get("model") or out / "model")
+    if not (model / "config.json").is_file():
+        return None
+    log.info("%s already finished (model at %s); delete it or choose another output_dir to train again", out, model)
+    return {**report, "already_finished": True}
+
+
 def write_config(cfg: Any, output_dir: str | Path, procs: Processes) -> None:
     if procs.is_main:
         Path(output_dir).mkdir(parents=True, exist_ok=True)
@@ -170,19 +196,27 @@ def fit(cfg: Any, procs: Processes, captioner, *, start: str, items: list, colla
     """Train one adapter (and/or the aligner) on ``items``, then write ``out_dir/model``, merged.
 
     ``start`` names the checkpoint ``captioner`` was loaded from (the merge rebuilds it).
-    Re-running after a kill resumes from the newest ``out_dir/checkpoints/checkpoint-N``.
+    Re-running after a kill resumes from the newest complete ``out_dir/checkpoints/checkpoint-N``;
+    a fit that already finished (``out_dir/fit.json``) is not repeated.
     Returns the training metrics for the report.
     """
     from avcap.train.data import ClipDataset
     from avcap.train.objectives import DPOObjective
     from avcap.train.policy import PolicyModule
     from avcap.train.trainer import (
+        CONFIG_FILE,
         WEIGHTS_FILE,
         AvcapTrainer,
+        checkpoint_state,
         last_checkpoint,
         train_metrics,
         training_arguments,
     )
+
+    done = out_dir / FIT_DONE
+    if done.is_file() and (out_dir / "model" / "config.json").is_file():
+        log.info("%s: training already finished; keeping its model", out_dir)
+        return {**json.loads(done.read_text(encoding="utf-8")), "already_finished": True}
 
     policy = PolicyModule.build(captioner, lora=lora, train_aligner=train_aligner, seed=optim.seed,
                                 no_dropout=no_dropout, full_groups=full_groups)
@@ -197,9 +231,19 @@ def fit(cfg: Any, procs: Processes, captioner, *, start: str, items: list, colla
         raise ConfigError("FSDP and ZeRO-3 shard the aligner, so its round-start copy cannot serve the DPO "
                           "reference: set train_aligner: false, or use ZeRO-2 / DDP")
     resume = last_checkpoint(out_dir / "checkpoints")
-    trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(str(out_dir / "trained"))  # trainable weights only, gathered across ranks
-    metrics = train_metrics(trainer)
+    state = checkpoint_state(resume) if resume else None
+    if state is not None and state.max_steps > 0 and state.global_step >= state.max_steps \
+            and (Path(resume) / WEIGHTS_FILE).is_file():
+        # Killed after its last checkpoint: nothing is left to train. (Trainer would take one more
+        # step when resumed at max_steps, because it checks the step count only after a step.)
+        log.info("%s reached max_steps %d; not training further", resume, state.max_steps)
+        if procs.is_main:
+            _copy_checkpoint_weights(Path(resume), out_dir / "trained", (WEIGHTS_FILE, CONFIG_FILE))
+        metrics = train_metrics(trainer, state)
+    else:
+        trainer.train(resume_from_checkpoint=resume)
+        trainer.save_model(str(out_dir / "trained"))  # trainable weights only, gathered across ranks
+        metrics = train_metrics(trainer)
     metrics["resumed_from"] = resume
     metrics["trainable_parameters"] = sum(p.numel() for p in policy.parameters() if p.requires_grad)
     del trainer, policy
@@ -214,8 +258,21 @@ def fit(cfg: Any, procs: Processes, captioner, *, start: str, items: list, colla
         merge_to_checkpoint(cfg.model, optim, procs, start=start, lora=lora, train_aligner=train_aligner,
                             trainable=out_dir / "trained" / WEIGHTS_FILE, out_dir=out_dir / "model",
                             full_groups=full_groups)
+        atomic_write_json(done, metrics)
     procs.barrier()
     return metrics
+
+
+def _copy_checkpoint_weights(checkpoint: Path, trained: Path, names: tuple[str, ...]) -> None:
+    import os
+    import shutil
+
+    trained.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        if (checkpoint / name).is_file():
+            partial = trained / f".{name}.partial"
+            shutil.copy2(checkpoint / name, partial)
+            os.replace(partial, trained / name)
 
 
 def _zero_stage(trainer) -> int | None:

@@ -12,17 +12,26 @@ import time
 from pathlib import Path
 
 from avcap.train.configs import DPOConfig
-from avcap.train.data import PreferenceCollator, load_rows, preference_items
+from avcap.train.data import PreferenceCollator, config_rows, preference_items
 from avcap.train.objectives import DPOObjective
-from avcap.train.recipes.common import fit, init_processes, load_model, write_config, write_report
+from avcap.train.recipes.common import (
+    finished_report,
+    fit,
+    init_processes,
+    load_model,
+    write_config,
+    write_report,
+)
 
 
 def run_dpo(cfg: DPOConfig) -> dict:
-    procs = init_processes(cfg.optim, cfg.model)
     out = Path(cfg.output_dir)
+    if (finished := finished_report(out)) is not None:
+        return finished
+    procs = init_processes(cfg.optim, cfg.model)
     write_config(cfg, out, procs)
     gdpo = cfg.objective == "gdpo"
-    items = preference_items(load_rows(cfg.data, what="preference"), cfg.prompt, need_reference=gdpo)
+    items = preference_items(config_rows(cfg, cfg.data, what="preference"), cfg.prompt, need_reference=gdpo)
     objective = DPOObjective(beta=cfg.beta, lam=cfg.lam, gdpo=gdpo, concat_forward=cfg.concat_forward)
     started = time.time()
     captioner = load_model(cfg.model, cfg.optim, procs)

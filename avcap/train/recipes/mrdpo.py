@@ -29,7 +29,7 @@ from pathlib import Path
 
 from avcap.data import DatasetRow
 from avcap.train.configs import MrDPOConfig
-from avcap.train.data import PreferenceCollator, load_rows, preference_items, supervised_items
+from avcap.train.data import PreferenceCollator, config_rows, load_rows, preference_items, supervised_items
 from avcap.train.objectives import DPOObjective
 from avcap.train.pairs import sample_round, score_round, select_round
 from avcap.train.recipes.common import (
@@ -109,7 +109,9 @@ def run_round(cfg: MrDPOConfig, procs: Processes, t: int, start: str, rows: list
     gdpo = cfg.objective == "gdpo"
     items: list = []
     if stats["pairs"]:
-        items = preference_items(load_rows(rdir / "pairs.jsonl", what="preference"), cfg.prompt, need_reference=gdpo)
+        # avcap wrote these rows from the already-checked training rows: their media paths are trusted.
+        items = preference_items(load_rows(rdir / "pairs.jsonl", what="preference", allow_outside_paths=True),
+                                 cfg.prompt, need_reference=gdpo)
     if extra_rows:
         items += supervised_items(extra_rows, cfg.prompt)
     report: dict = {"round": t, "start_model": start, "learning_rate": cfg.round_lr(t), "pairs": stats,
@@ -149,14 +151,14 @@ def run_mrdpo(cfg: MrDPOConfig, scorer: Scorer | None = None) -> dict:
     procs = init_processes(cfg.optim, cfg.model)
     out = Path(cfg.output_dir)
     write_config(cfg, out, procs)
-    rows = load_rows(cfg.data, what="training")
+    rows = config_rows(cfg, cfg.data, what="training")
     missing = [row.source for row in rows if not row.reference]
     if cfg.objective == "gdpo" and missing:
         from avcap.errors import DataError
 
         raise DataError(f"{missing[0]}: gDPO needs each training row's ground-truth caption")
-    extra = load_rows(cfg.last_round_data, what="extra") if cfg.last_round_data else None
-    held_out = load_rows(cfg.eval_data, what="evaluation") if cfg.eval_data else None
+    extra = config_rows(cfg, cfg.last_round_data, what="extra") if cfg.last_round_data else None
+    held_out = config_rows(cfg, cfg.eval_data, what="evaluation") if cfg.eval_data else None
     scorer = scorer or make_scorer(cfg.scorer, out)
     rounds: list[dict] = []
     start = cfg.model.name

@@ -11,9 +11,16 @@ import time
 from pathlib import Path
 
 from avcap.train.configs import AlignConfig, LoraArgs, SFTConfig
-from avcap.train.data import collate_supervised, load_rows, supervised_items
+from avcap.train.data import collate_supervised, config_rows, supervised_items
 from avcap.train.objectives import SFTObjective
-from avcap.train.recipes.common import fit, init_processes, load_model, write_config, write_report
+from avcap.train.recipes.common import (
+    finished_report,
+    fit,
+    init_processes,
+    load_model,
+    write_config,
+    write_report,
+)
 
 
 def run_sft(cfg: SFTConfig) -> dict:
@@ -24,10 +31,12 @@ def run_sft(cfg: SFTConfig) -> dict:
 def run_supervised(cfg: SFTConfig | AlignConfig, recipe: str, lora: LoraArgs | None, train_aligner: bool,
                    full_groups: tuple[str, ...] = ()) -> dict:
     """Cross-entropy on the answer tokens; shared by ``sft`` (LoRA + aligner) and ``align`` (aligner only)."""
-    procs = init_processes(cfg.optim, cfg.model)
     out = Path(cfg.output_dir)
+    if (finished := finished_report(out)) is not None:
+        return finished
+    procs = init_processes(cfg.optim, cfg.model)
     write_config(cfg, out, procs)
-    items = supervised_items(load_rows(cfg.data, what="training"), cfg.prompt)
+    items = supervised_items(config_rows(cfg, cfg.data, what="training"), cfg.prompt)
     started = time.time()
     captioner = load_model(cfg.model, cfg.optim, procs)
     metrics = fit(cfg, procs, captioner, start=cfg.model.name, items=items, collator=collate_supervised,
