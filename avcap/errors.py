@@ -54,3 +54,18 @@ class JudgeError(AvcapError):
 
 class ConfigError(AvcapError):
     """A config file or flag is invalid."""
+
+
+class MissingDependencyError(AvcapError):
+    """An optional package a command needs is not installed."""
+
+
+def require(module: str, extra: str, purpose: str):
+    """Import ``module`` or raise :class:`MissingDependencyError` saying which extra installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(f"{purpose} needs the '{module}' package, which is not installed: "
+                                     f"pip install 'avcap[{extra}]'") from None

@@ -17,6 +17,7 @@ INPUT is any mix of video files, folders (searched recursively for videos) and d
 
 \b
 Examples:
+  avcap caption clip.mp4 --model builtin:nano       # the shipped nano model, offline
   avcap caption clip.mp4 --model tiny:omni          # offline miniature
   avcap caption videos/ -o captions.jsonl -b 8      # default model
   avcap caption test.json -m AVoCaDO-Captioner/AVoCaDO
@@ -24,7 +25,7 @@ Examples:
   avcap caption train.jsonl --temperature 1 -n 8 --seed 0 -o samples.jsonl
 
 \b
-Models (--model): a model-hub id, a checkpoint folder, or a miniature:
+Models (--model): a model-hub id, a checkpoint folder, the shipped builtin:nano, or a miniature:
   tiny:salmonn2  tiny:salmonn2-v1  tiny:omni (Qwen2.5-Omni thinker)
   tiny:qwen3-omni  tiny:qwen2-vl  tiny:qwen2.5-vl  tiny:qwen3-vl
   tiny:tarsier2

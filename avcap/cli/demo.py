@@ -97,5 +97,17 @@ def _print_table(report: dict) -> None:
     Console(width=160).print(table)
 
 
+DEMO_HELP = """Generate synthetic videos, caption them with the shipped nano model, judge them exactly, report.
+
+The whole loop offline in about a minute: no GPU, no API key, no download. Every step resumes.
+
+\b
+Examples:
+  avcap demo                                  # 6 videos, builtin:nano, symbolic judge
+  avcap demo --n 12 --mute-audio --out muted  # the same with the sound replaced by silence
+  avcap demo --model tiny:salmonn2 --n 2      # any checkpoint `avcap caption` takes
+"""
+
+
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    app.command("demo", help=DEMO_HELP)(demo)

@@ -25,6 +25,8 @@ Examples:
   # a local transformers model as judge; compare two caption files side by side:
   avcap eval --data test.json --captions a.jsonl --compare b.jsonl \\
       --judge hf --judge-model ./Qwen3-4B --out reports/a-vs-b
+  # the synthetic world's exact judge (offline; `avcap synth dataset` data):
+  avcap eval --data synth/train.json --captions caps.jsonl --judge symbolic --out reports/synth
   # offline word-overlap judge (plumbing checks and demos only):
   avcap eval --data test.json --captions caps.jsonl --judge scripted --out /tmp/r
 """
@@ -41,7 +43,7 @@ def eval_command(
     out: Path = typer.Option(..., "--out", help="Output folder for report.json, report.html, run.json and the judge cache."),
     compare: list[Path] = typer.Option([], "--compare", help="More caption files to show side by side (repeatable)."),
     metrics: str = typer.Option("salmonn2", "--metrics", help="Comma-separated: salmonn2, autodq, checklist, dialogue, repetition, qa."),
-    judge: str = typer.Option("openai", "--judge", help="Judge backend: openai, hf, scripted (or package.module:factory)."),
+    judge: str = typer.Option("openai", "--judge", help="Judge backend: openai, hf, symbolic (exact, synthetic world), scripted (or package.module:factory)."),
     judge_model: str = typer.Option(None, "--judge-model", help="Model name for openai; model folder for hf."),
     judge_base_url: str = typer.Option(None, "--judge-base-url", help="OpenAI-compatible server URL, e.g. http://localhost:8000/v1."),
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable that holds the API key."),

@@ -20,7 +20,14 @@ def sample(
     stereo: bool = typer.Option(False, help="Write two audio channels."),
     seed: int = typer.Option(0, help="Seed for the noise bursts."),
 ) -> None:
-    """Write a short video: a square crossing the frame, a tone then noise bursts."""
+    """Write a short video: a square crossing the frame, a tone then noise bursts.
+
+    \b
+    Examples:
+      avcap synth sample clip.mp4
+      avcap synth sample silent.mp4 --audio-rate 0 --duration 10
+      avcap synth sample wide.mkv --width 640 --height 360 --fps 30 --stereo
+    """
     from avcap.synth.sample import SampleVideoSpec, write_sample_video
 
     try:
@@ -56,6 +63,13 @@ def dataset(
     """Write a synthetic audio-visual dataset with exact ground truth (captions, events, scripts, QA).
 
     Re-running the same command keeps videos already rendered from the same scripts.
+
+    \b
+    Examples:
+      avcap synth dataset synth/ --n 200 --seed 3
+      avcap synth dataset small/ --n 16 --no-speech --name rows.jsonl --workers 2
+      avcap caption small/rows.jsonl -m builtin:nano -o caps.jsonl
+      avcap eval --data small/rows.jsonl --captions caps.jsonl --judge symbolic --out report/
     """
     from avcap.errors import AvcapError
     from avcap.synth.audio import espeak_available

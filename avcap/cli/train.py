@@ -11,6 +11,17 @@ from pathlib import Path
 
 import typer
 
+# One offline example per recipe (README "Train"): synthetic rows from `avcap synth dataset`,
+# the shipped nano captioner as the starting model.
+RECIPE_EXAMPLES = {
+    "align": "avcap train align --config configs/nano/align.yaml --model.name builtin:nano --optim.max_steps 20",
+    "sft": "avcap train sft --config configs/nano/sft.yaml --model.name builtin:nano --data synth/train.json "
+           "--output_dir runs/sft --optim.max_steps 20",
+    "dpo": "avcap train dpo --data pairs.jsonl --output_dir runs/dpo --model.name builtin:nano --lora.r 16",
+    "gdpo": "avcap train gdpo --data pairs.jsonl --output_dir runs/gdpo --model.name builtin:nano --lam 0.1",
+    "mrdpo": "avcap train mrdpo --config configs/nano/mrdpo.yaml --model.name builtin:nano --rounds 1",
+}
+
 RECIPE_HELP = {
     "align": "Audio modality alignment: train only the audio aligner on ASR / audio-caption rows.",
     "sft": "Audio-visual SFT: LoRA on the LLM plus the audio aligner, loss on the answer tokens.",
@@ -33,7 +44,8 @@ def _help(name: str) -> str:
 
     cls = RECIPE_CONFIGS[name]
     options = config_help(cls)
-    return (f"{RECIPE_HELP[name]}\n\n{(cls.__doc__ or '').strip()}\n\n" + LAUNCH.format(name=name)
+    example = f"\b\nExample (offline):\n  {RECIPE_EXAMPLES[name]}\n\n" if name in RECIPE_EXAMPLES else ""
+    return (f"{RECIPE_HELP[name]}\n\n{(cls.__doc__ or '').strip()}\n\n" + example + LAUNCH.format(name=name)
             + "\n\n\b\nConfig keys (YAML or --key value):\n" + options)
 
 
@@ -44,8 +56,7 @@ def _command(name: str):
     ) -> None:
         import logging
 
-        from avcap.errors import AvcapError, ConfigError
-        from avcap.train.recipes import run_recipe
+        from avcap.errors import AvcapError, ConfigError, MissingDependencyError, ModelError, require
 
         # avcap's own progress lines (one per MrDPO round, ...) on stderr; transformers logs separately.
         handler = logging.StreamHandler()
@@ -56,8 +67,12 @@ def _command(name: str):
         logger.setLevel(logging.INFO)
 
         try:
+            for module in ("peft", "accelerate"):
+                require(module, "train", f"avcap train {name}")
+            from avcap.train.recipes import run_recipe
+
             report = run_recipe(name, config, list(ctx.args))
-        except ConfigError as err:
+        except (ConfigError, ModelError, MissingDependencyError) as err:  # set-up faults: nothing ran
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(code=2) from None
         except AvcapError as err:

@@ -30,6 +30,16 @@ def resolve_device(device: str | None) -> str:
 
     if device in (None, "", "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
+    device = str(device)
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ModelError(f"device {device!r}: expected auto, cpu, cuda or cuda:N") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ModelError(f"device {device!r}: no CUDA device is available here (use --device cpu or auto)")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ModelError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible")
     return device
 
 

@@ -60,3 +60,27 @@ def test_eval_with_a_local_judge_records_every_item_as_failed(tiny_judge_dir, tm
     assert len(causes) == 2 and all("salmonn2.judge: malformed answer after 1 tries" in c for c in causes)
     # Both items ask the same question, so it is asked once (4 new tokens); spent tokens are counted.
     assert report["params"]["judge"]["backend"] == "hf" and report["tokens"]["completion"] == 4
+
+
+def test_a_valid_answer_from_a_local_model_is_parsed_and_scored(tmp_path):
+    import json
+
+    from avcap.eval import EvalConfig, EvalJob, run_job
+
+    from .judge_tiny_model import build_scripted_judge
+
+    judge_dir = build_scripted_judge(tmp_path / "scripted-judge")
+    data = tmp_path / "t.json"
+    data.write_text(json.dumps([{"id": "v0", "video": "v0.mp4", "events": ["A man opens a door.", "A dog barks."]}]))
+    caps = tmp_path / "c.jsonl"
+    caps.write_text(json.dumps({"id": "v0", "caption": "A dog barks. A cat sleeps."}) + "\n")
+    job = EvalJob(data=data, captions=[caps], out=tmp_path / "out", judge="hf",
+                  backend=BackendOptions(model=str(judge_dir), max_new_tokens=32),
+                  judge_config=JudgeConfig(max_reasks=0), config=EvalConfig(metrics=("salmonn2",)))
+    report = run_job(job, progress=False).report
+    metrics = report["caption_sets"][0]["metrics"]["salmonn2"]
+    assert (metrics["n_scored"], metrics["n_failed"]) == (1, 0), report["caption_sets"][0]["judge_failures"]
+    # The model's answer: event 1 missing, one hallucination, out of 2 events.
+    assert (metrics["miss"], metrics["hall"], metrics["total"]) == (0.5, 0.5, 1.0)
+    run = report["items"][0]["results"]["c"]["salmonn2"]["runs"][0]
+    assert run["missing"] == [0] and run["hallucinated"] == ["A cat sleeps."]

@@ -101,6 +101,9 @@ def test_full_size_plus_architecture_batches_long_clips():
           f"batch of 4: {t_batch:.2f} s, one by one: {t_single:.2f} s (ratio {t_single / t_batch:.2f}x); "
           f"peak {peak_batch:.1f} GiB; greedy batch == singles for {sum(a == b for a, b in zip(batched, singles))}/4")
     assert len(batched) == 4 and peak_batch < 75
+    # What the line above prints is what is asserted: left-padded batched greedy decoding gives each
+    # clip the caption it gets alone (a mismatch would mean the padding leaks into attention).
+    assert batched == singles, [(a[:60], b[:60]) for a, b in zip(batched, singles) if a != b]
 
     for p in model.parameters():
         p.requires_grad_(False)
