@@ -22,6 +22,9 @@ Examples:
   avcap eval --data dream1k.jsonl --captions caps.jsonl --judge openai \\
       --judge-model Qwen/Qwen3-8B --judge-base-url http://localhost:8000/v1 \\
       --metrics autodq,repetition --out reports/dream
+  # a rate-limited account: pace calls below 500 requests and 200k tokens a minute
+  avcap eval --data test.json --captions caps.jsonl --judge openai --judge-model gpt-4.1 \\
+      --judge-rpm 500 --judge-tpm 200000 --out reports/paced
   # a local transformers model as judge; compare two caption files side by side:
   avcap eval --data test.json --captions a.jsonl --compare b.jsonl \\
       --judge hf --judge-model ./Qwen3-4B --out reports/a-vs-b
@@ -49,6 +52,10 @@ def eval_command(
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="Environment variable that holds the API key."),
     judge_runs: int = typer.Option(1, "--judge-runs", help="Judge each caption N times; the median run is reported (paper: 7)."),
     concurrency: int = typer.Option(16, "--concurrency", help="Judge calls in flight at once."),
+    judge_rpm: float = typer.Option(None, "--judge-rpm", help="Requests per minute the judge server allows "
+                                    "(openai): calls are paced below it for the whole run."),
+    judge_tpm: float = typer.Option(None, "--judge-tpm", help="Tokens per minute the judge server allows "
+                                    "(openai; prompt + answer, estimated at 4 characters a token)."),
     temperature: float = typer.Option(0.0, "--temperature", help="Judge temperature (the protocol uses 0)."),
     max_tokens: int = typer.Option(None, "--max-tokens", help="Answer length limit per judge call."),
     timeout_s: float = typer.Option(120.0, "--timeout", help="Seconds before an HTTP judge call is retried."),
@@ -72,7 +79,8 @@ def eval_command(
             data=data, captions=[captions, *compare], out=out, judge=judge,
             config=EvalConfig(metrics=tuple(metrics.split(",")), judge_runs=judge_runs),
             backend=BackendOptions(model=judge_model, base_url=judge_base_url, api_key_env=api_key_env,
-                                   timeout_s=timeout_s, device=device),
+                                   timeout_s=timeout_s, device=device, requests_per_minute=judge_rpm,
+                                   tokens_per_minute=judge_tpm),
             judge_config=JudgeConfig(
                 concurrency=concurrency, temperature=temperature, max_tokens=max_tokens, max_reasks=max_reasks,
                 json_mode=json_mode, retry=RetryPolicy(max_attempts=max_attempts, base_delay_s=retry_base_delay),
@@ -132,8 +140,13 @@ def _print_summary(outcome) -> int:
             typer.echo(f"{s['name']}: nothing was scored ({why})", err=True)
             code = 1
     stats = outcome.stats
+    waited = outcome.rate_limit_wait_s
+    tokens = report.get("tokens", {})
+    cost = f", est. ${tokens['cost_usd']:.4f}" if tokens.get("cost_usd") is not None else ""
     typer.echo(f"judge calls this run: {stats.calls} ({stats.cache_hits} cached, {stats.retries} retries, "
-               f"{stats.reasks} re-asks) in {outcome.wall_s:.1f}s")
+               f"{stats.reasks} re-asks) in {outcome.wall_s:.1f}s"
+               + (f", {waited:.1f}s paced by the rate limits" if waited else "")
+               + f"; tokens {tokens.get('prompt', 0)} prompt + {tokens.get('completion', 0)} completion{cost}")
     typer.echo(f"wrote {outcome.report_path} and {outcome.html_path}")
     return code
 

@@ -49,6 +49,7 @@ class JobOutcome:
     html_path: Path
     stats: JudgeStats
     wall_s: float
+    rate_limit_wait_s: float = 0.0
 
 
 def _caption_sets(paths: list[Path], sample: int) -> list[CaptionSet]:
@@ -136,9 +137,13 @@ def _run_locked(job: EvalJob, progress: bool, judge: Judge | None) -> JobOutcome
             "temperature": judge.config.temperature, "prompts": [p.key for p in ALL_PROMPTS],
         }
     report = build_report(bench, sets, result, job.config, judge_info, job.prices)
+    stats = judge.stats if judge is not None else JudgeStats()
+    limiter = getattr(judge.backend, "limiter", None) if judge is not None else None
+    waited_s = round(limiter.waited_s, 3) if limiter is not None else 0.0
     report_path, html_path = job.out / "report.json", job.out / "report.html"
     atomic_write_json(report_path, report)
     atomic_write_text(html_path, render_html(report))
-    stats = judge.stats if judge is not None else JudgeStats()
-    atomic_write_json(job.out / "run.json", {"wall_s": wall_s, "units": total, "judge_stats": asdict(stats)})
-    return JobOutcome(report, report_path, html_path, stats, wall_s)
+    # What this run did (report.json is a pure function of captions + judgments; a re-run does less).
+    atomic_write_json(job.out / "run.json", {"wall_s": wall_s, "units": total, "judge_stats": asdict(stats),
+                                             "rate_limit_wait_s": waited_s})
+    return JobOutcome(report, report_path, html_path, stats, wall_s, waited_s)

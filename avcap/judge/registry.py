@@ -25,12 +25,18 @@ class BackendOptions:
     device: str = "cpu"  # hf only
     dtype: str = "auto"  # hf only
     max_new_tokens: int = 1024  # hf only: the answer length when the caller sets none
+    requests_per_minute: float | None = None  # openai only: pace calls below the server's quota
+    tokens_per_minute: float | None = None  # openai only: estimated prompt + answer tokens per minute
 
     def __post_init__(self) -> None:
         if self.timeout_s <= 0:
             raise ValueError("timeout_s must be > 0")
         if self.max_new_tokens < 1:
             raise ValueError("max_new_tokens must be >= 1")
+        for name in ("requests_per_minute", "tokens_per_minute"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be > 0")
 
 
 BackendFactory = Callable[[BackendOptions], ChatBackend]

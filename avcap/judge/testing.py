@@ -64,6 +64,7 @@ class FakeOpenAIServer:
         self.faults = faults or FaultPlan()
         self.api_key = api_key
         self.requests = 0  # HTTP requests received
+        self.request_times: list[float] = []  # time.monotonic() at each request's arrival
         self.answered = 0  # requests answered with a usable completion
         self.fault_counts: Counter[str] = Counter()
         self.last_authorization: str | None = None
@@ -95,6 +96,7 @@ class FakeOpenAIServer:
         from aiohttp import web
 
         self.requests += 1
+        self.request_times.append(time.monotonic())
         self.last_authorization = request.headers.get("Authorization")
         if self.api_key is not None and self.last_authorization != f"Bearer {self.api_key}":
             sent = (self.last_authorization or "").removeprefix("Bearer ")

@@ -12,6 +12,7 @@ import json
 import os
 
 from avcap.errors import ConfigError, JudgeError
+from avcap.judge.ratelimit import RateLimiter, RateLimits, estimate_tokens
 from avcap.judge.registry import BackendOptions
 from avcap.judge.retry import parse_retry_after
 from avcap.judge.types import ChatReply, Message, TransientJudgeError, one_line
@@ -30,6 +31,7 @@ class OpenAIBackend:
         base_url: str = OPENAI_BASE_URL,
         api_key: str | None = None,
         timeout_s: float = 120.0,
+        limits: RateLimits | None = None,
     ):
         if not model:
             raise ConfigError("the openai judge needs a model name (--judge-model)")
@@ -37,6 +39,8 @@ class OpenAIBackend:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self.__api_key = api_key or None
+        # Shared by every call this backend makes, so the limits hold across the whole run.
+        self.limiter = RateLimiter(limits) if limits is not None and limits.active else None
         self._session = None
         self._session_loop = None
 
@@ -78,6 +82,8 @@ class OpenAIBackend:
         if self.__api_key:
             headers["Authorization"] = f"Bearer {self.__api_key}"
         url = f"{self.base_url}/chat/completions"
+        if self.limiter is not None:
+            await self.limiter.acquire(estimate_tokens(messages, max_tokens))
         session = await self._get_session()
         try:
             async with session.post(url, json=payload, headers=headers) as resp:
@@ -119,4 +125,6 @@ def from_options(options: BackendOptions) -> OpenAIBackend:
     if key is None and base_url.rstrip("/") == OPENAI_BASE_URL:
         # A local server (vLLM, llama.cpp, Ollama) usually needs no key; api.openai.com always does.
         raise ConfigError(f"the openai judge needs an API key: set the {options.api_key_env} environment variable")
-    return OpenAIBackend(options.model or "", base_url=base_url, api_key=key, timeout_s=options.timeout_s)
+    limits = RateLimits(options.requests_per_minute, options.tokens_per_minute)
+    return OpenAIBackend(options.model or "", base_url=base_url, api_key=key, timeout_s=options.timeout_s,
+                         limits=limits)
