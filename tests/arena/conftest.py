@@ -54,8 +54,9 @@ def make_files(root: Path, n_videos: int, models: list[str], seconds: float = 3.
     ids = [f"v{i:03d}" for i in range(n_videos)]
     for item_id in ids[1:]:
         shutil.copyfile(first, videos / f"{item_id}.mp4")
-    text = {m: {i: f"{m} says video {i} shows " + " ".join(["a red circle"] * (k + 1)) + "."
-                for i in ids} for k, m in enumerate(models)}
+    # captions never name their model (the page must not leak it); longer for later models
+    text = {m: {i: f"In video {i} a red circle appears" + " and then it moves" * k + "." for i in ids}
+            for k, m in enumerate(models)}
     return ArenaFiles(videos, write_captions(root, text, videos), ids, text)
 
 
