@@ -143,3 +143,16 @@ def test_login_cookie_opens_the_page(server):
     conn.request("GET", "/leaderboard", headers={"Cookie": cookie})
     page = conn.getresponse()
     assert page.status == 200 and b"Bradley" in page.read()
+
+
+def test_oversized_chunked_body_without_length_is_refused(server):
+    import http.client
+
+    c = Client(server.url)
+    c.open_page()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    chunks = (b'{"matchup": "x", "answer": "left", "pad": "' + b"y" * 1000 for _ in range(8))
+    conn.request("POST", "/api/vote", body=chunks, encode_chunked=True,
+                 headers={"Cookie": c.cookie, "X-Arena-CSRF": c.csrf, "Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.status == 413 and b"4096" in resp.read()
