@@ -57,9 +57,12 @@ def serve_command(
     from avcap.errors import AvcapError
 
     try:
-        from avcap.arena.server import ServeConfig, serve
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
     except ImportError as err:  # pragma: no cover - the serve extra is missing
         raise _fail(f"needs the serve extra ({err}): pip install 'avcap[serve]'") from None
+    from avcap.arena.server import ServeConfig, serve
+
     try:
         config = ServeConfig(captions=[*captions, *(more_captions or [])], videos=videos, db=db, host=host,
                              port=port, gold=gold, gold_every=gold_every, admin_token_env=admin_token_env,
