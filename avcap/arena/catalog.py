@@ -15,7 +15,7 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from avcap.data import iter_jsonl
+from avcap.data import read_records
 from avcap.errors import DataError
 
 VIDEO_SUFFIXES = (".mp4", ".webm", ".m4v", ".mov", ".mkv", ".ogv")
@@ -112,9 +112,11 @@ def _find_video(root: Path, base: Path, item_id: str, video: object) -> str | No
 def _read_captions(path: Path, warnings: list[str]) -> dict[str, tuple[str, object]]:
     if not path.is_file():
         raise DataError(f"{path}: captions file not found")
+    records = read_records(path)  # the project's one row-file reader (JSONL or a JSON list, BOM, file:line errors)
+    warnings.extend(f"{err}; skipped" for err in records.errors[:5])
     rows: dict[str, tuple[str, object]] = {}
     failed = empty = 0
-    for line, obj in iter_jsonl(path):
+    for line, obj in records.items:
         if (obj.get("sample") or 0) != 0:
             continue
         item_id = obj.get("id")
@@ -178,8 +180,10 @@ def load_gold(path: Path, root: Path, warnings: list[str]) -> dict[str, GoldItem
     """Gold pairs: JSONL rows ``{"id", "video", "better", "worse"}`` (``avcap arena gold`` writes them)."""
     if not path.is_file():
         raise DataError(f"{path}: gold file not found")
+    records = read_records(path)
+    warnings.extend(f"{err}; skipped" for err in records.errors[:5])
     out: dict[str, GoldItem] = {}
-    for line, obj in iter_jsonl(path):
+    for line, obj in records.items:
         where = f"{path}:{line}"
         item_id, better, worse = obj.get("id"), obj.get("better"), obj.get("worse")
         if not isinstance(item_id, (str, int)) or isinstance(item_id, bool) or not str(item_id).strip():

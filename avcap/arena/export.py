@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,14 +47,25 @@ def leaderboard_csv(board: dict) -> str:
     return buf.getvalue()
 
 
+def _media(path: str | None, out_dir: Path | None) -> str | None:
+    """Relative to the output's folder when inside it (the training readers confine media to
+    the dataset file's folder by default), else absolute."""
+    if path is None or out_dir is None:
+        return path
+    real, base = Path(os.path.realpath(path)), Path(os.path.realpath(out_dir))
+    return real.relative_to(base).as_posix() if real.is_relative_to(base) else str(real)
+
+
 def preference_rows(votes: Sequence[Vote], video_paths: dict[str, str], videos_root: Path,
-                    rows: dict[str, DatasetRow] | None = None, min_margin: int = 1) -> list[dict]:
+                    rows: dict[str, DatasetRow] | None = None, min_margin: int = 1,
+                    out_dir: Path | None = None) -> list[dict]:
     """One preference row per (video, model pair) whose decisive votes lead by ``min_margin``.
 
     ``votes`` are the ranked votes (gold and excluded voters already removed); ``video_paths``
     maps item id to its media path under ``videos_root``. With dataset ``rows``, each row
-    carries the dataset row's fields (prompt, ground truth for gDPO, events), its media paths
-    made absolute.
+    carries the dataset row's fields (prompt, ground truth for gDPO, events). Media paths are
+    written relative to ``out_dir`` (the output file's folder) when they lie inside it, else
+    absolute.
     """
     if min_margin < 1:
         raise ValueError(f"min_margin must be >= 1, got {min_margin}")
@@ -74,11 +86,13 @@ def preference_rows(votes: Sequence[Vote], video_paths: dict[str, str], videos_r
         row = rows.get(video) if rows else None
         if row is not None:
             base = {k: val for k, val in row.raw.items() if k not in ("chosen", "rejected", "scores")}
-            base.update(video=row.video, audio=row.audio)
+            base.update(video=_media(row.video, out_dir), audio=_media(row.audio, out_dir))
             if base["audio"] is None:
                 base.pop("audio")
+            if base["video"] is None:
+                base.pop("video")
         else:
-            base = {"video": str(videos_root / video_paths[video])}
+            base = {"video": _media(str(videos_root / video_paths[video]), out_dir)}
         out.append({**base, "id": f"{video}:{chosen}>{rejected}", "source_id": video,
                     "chosen": t["text"][chosen], "rejected": t["text"][rejected],
                     "scores": {"arena": {"chosen_model": chosen, "rejected_model": rejected,

@@ -186,15 +186,20 @@ def pairs_command(
         all_votes = store.votes()
         paths = {r["video"]: r["video_path"] for r in store.vote_records()}
         store.close()
-        rows = load_dataset(data).by_id() if data else None
+        # the media are only named here, never opened: the dataset's rows may point anywhere
+        rows = load_dataset(data, allow_outside_paths=True).by_id() if data else None
         votes = ranked_votes(all_votes, voter_stats(all_votes, min_agreement, min_gold_votes))
-        prefs = preference_rows(votes, paths, root.resolve(), rows, min_margin)
+        prefs = preference_rows(votes, paths, root.resolve(), rows, min_margin, out_dir=out.resolve().parent)
     except AvcapError as err:
         raise _fail(str(err)) from None
     atomic_write_text(out, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in prefs))
     missing = sum(1 for p in prefs if rows is not None and p["source_id"] not in rows)
     typer.echo(f"wrote {len(prefs)} preference rows from {len(votes)} ranked votes to {out}"
                + (f" ({missing} videos not in {data})" if missing else ""))
+    outside = sum(1 for p in prefs if Path(p.get("video", "")).is_absolute())
+    if outside:
+        typer.echo(f"note: {outside} rows name videos outside {out.resolve().parent}; train with "
+                   f"--media_root {root.resolve()} (avcap train dpo confines media to the data file's folder)")
 
 
 @arena_app.command("gold", no_args_is_help=True)
@@ -214,7 +219,7 @@ def gold_command(
     from avcap.errors import AvcapError
 
     try:
-        dataset = load_dataset(data)
+        dataset = load_dataset(data, allow_outside_paths=True)  # videos are named, not opened; serve confines them
     except AvcapError as err:
         raise _fail(str(err)) from None
     rows, skipped = gold_rows(dataset.rows, seed)

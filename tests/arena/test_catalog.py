@@ -111,3 +111,15 @@ def test_gold_file(tmp_path):
     assert list(cat.gold) == ["v2"] and cat.gold["v2"].better == "good"
     assert cat.media_path("v2.mp4") is not None
     assert sum("skipped" in w for w in cat.warnings) == 2
+
+
+def test_caption_file_defects_are_listed_not_fatal(tmp_path):
+    videos = _files(tmp_path)
+    a = tmp_path / "a.jsonl"
+    a.write_bytes(b'\xef\xbb\xbf{"id": "v1", "caption": "fine", "error": null}\n{broken\n'
+                  b'{"id": "v2", "caption": "also fine", "error": null}\n')
+    b = tmp_path / "b.json"  # a JSON list is read as well
+    b.write_text(json.dumps([{"id": "v1", "caption": "x", "error": None}, {"id": "v2", "caption": "y", "error": None}]))
+    cat = load_catalog([("a", a), ("b", b)], videos)
+    assert cat.pair_videos() == {("a", "b"): ["v1", "v2"]}
+    assert any(f"{a}:2: invalid JSON" in w for w in cat.warnings)

@@ -65,7 +65,7 @@ def test_rank_with_exclusion_exports(voted):
     assert json.loads((root / "b2.json").read_text())["n_excluded_voters"] == 0
 
 
-def test_pairs_feed_the_dpo_loader(voted):
+def test_pairs_feed_the_dpo_loader(voted, tmp_path):
     from avcap.train.data import load_rows, preference_items
 
     root, db, data, _, files = voted
@@ -75,6 +75,11 @@ def test_pairs_feed_the_dpo_loader(voted):
     assert res.exit_code == 0, res.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 4 and all(r["scores"]["arena"]["chosen_model"] == "good" for r in rows)
+    assert all(r["video"].startswith("videos/") for r in rows) and "note:" not in res.output
+    elsewhere = tmp_path / "pairs.jsonl"  # away from the videos: absolute paths and a hint
+    res2 = runner.invoke(app, ["arena", "pairs", "--db", str(db), "--out", str(elsewhere)])
+    assert res2.exit_code == 0 and "--media_root" in res2.output
+    assert len(load_rows(elsewhere, what="preference", media_root=files.videos)) == 4
     items = preference_items(load_rows(out, what="preference"), "p", need_reference=True)
     assert {i.chosen for i in items} == {files.text["good"][v] for v in files.ids}
     assert all(i.reference.startswith("truth") for i in items)

@@ -71,19 +71,23 @@ def test_dpo_loader_reads_arena_rows(tmp_path, files):
     data.write_text(json.dumps([{"id": "x", "video": str(av_video), "conversations": [
         {"from": "human", "value": "<video>\nDescribe the video in detail."}, {"from": "gpt", "value": GT}]}]))
     votes = [_v("x", "a", "b", "left"), _v("x", "a", "c", "right"), _v("x", "b", "c", "left")]
-    rows = preference_rows(votes, {"x": av_video.name}, videos, rows=load_dataset(data).by_id())
+    rows = preference_rows(votes, {"x": av_video.name}, videos, rows=load_dataset(data, allow_outside_paths=True).by_id())
     assert len(rows) == 3
     out = tmp_path / "pairs.jsonl"
     out.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    items = preference_items(load_rows(out, what="preference"), "default prompt", need_reference=True)  # gDPO too
+    assert rows[0]["video"] == str(av_video)  # outside the output's folder: absolute, and training names the root
+    items = preference_items(load_rows(out, what="preference", media_root=videos), "default prompt",
+                             need_reference=True)  # gDPO too
     assert {(i.chosen, i.rejected) for i in items} == {("a on x", "b on x"), ("c on x", "a on x"), ("b on x", "c on x")}
     assert all(i.prompt == "Describe the video in detail." and i.reference == GT for i in items)
     batch = PreferenceCollator(with_ground_truth=True)([ClipDataset(items, "salmonn2")[0]])
     assert len(batch.chosen) == 1 and batch.chosen[0].answer == items[0].chosen
     assert batch.chosen[0].clip.frames.shape[0] > 0
-    # without --data: a bare row with the video path still loads for plain DPO
-    bare = tmp_path / "bare.jsonl"
-    bare.write_text("".join(json.dumps(r) + "\n" for r in preference_rows(votes, {"x": av_video.name}, videos)))
+    # without --data, written beside the videos: a bare row with a relative video path, read as is
+    bare = videos.parent / "bare_pairs.jsonl"
+    bare_rows = preference_rows(votes, {"x": av_video.name}, videos, out_dir=bare.parent)
+    assert bare_rows[0]["video"] == f"videos/{av_video.name}"
+    bare.write_text("".join(json.dumps(r) + "\n" for r in bare_rows))
     assert len(preference_items(load_rows(bare, what="preference"), "p", need_reference=False)) == 3
 
 
