@@ -8,10 +8,24 @@
 #   torch==2.14.1 / torchvision==0.29.1 (torchvision is needed by transformers' Qwen video
 #   processors, and this pair is the one whose torchvision loads everywhere we test; it runs
 #   on CPU when no CUDA device is present).
-# - avcap itself is installed editable with its train/video/dev extras. A stamp of
+# - avcap itself is installed editable with its train/video/dev/serve extras. A stamp of
 #   pyproject.toml makes a second run a no-op.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The arena's browser tests drive Debian's chromium through Playwright (no browser download).
+# Installed only when missing; needs root (CI) or sudo, else a note and the rest goes on.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; fi
+  if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
+    echo "setup: installing chromium (apt-get) for the arena's browser tests"
+    $SUDO apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+      --no-install-recommends chromium >/dev/null || echo "setup: could not install chromium" >&2
+  else
+    echo "setup: /usr/bin/chromium is missing and this is not root: apt-get install chromium" >&2
+  fi
+fi
 VENV="${1:-.venv}"
 TORCH_SPEC="${AVCAP_TORCH_SPEC:-torch==2.14.1 torchvision==0.29.1}"
 
@@ -44,6 +58,6 @@ else
   # shellcheck disable=SC2086
   "$PY" -m pip install -q $TORCH_SPEC
 fi
-echo "setup: installing avcap (editable, extras train,video,dev)"
-"$PY" -m pip install -q -e ".[train,video,dev]"
+echo "setup: installing avcap (editable, extras train,video,dev,serve)"
+"$PY" -m pip install -q -e ".[train,video,dev,serve]"
 echo "$want" > "$stamp"

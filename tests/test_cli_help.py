@@ -17,6 +17,7 @@ from avcap.cli import app
 EXPECTED = {
     ("demo",), ("caption",), ("eval",), ("media", "probe"), ("synth", "sample"), ("synth", "dataset"),
     ("train", "align"), ("train", "sft"), ("train", "dpo"), ("train", "gdpo"), ("train", "mrdpo"),
+    ("arena", "serve"), ("arena", "rank"), ("arena", "pairs"), ("arena", "gold"), ("arena", "export"),
 }
 
 
