@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from avcap.cli import caption, demo, evaluate, media, synth, train
+from avcap.cli import bench, caption, demo, evaluate, media, synth, train
 
 app = typer.Typer(
     name="avcap",
@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (demo, media, synth, caption, evaluate, train):
+for _module in (demo, media, synth, caption, evaluate, bench, train):
     _module.register(app)
 
 
