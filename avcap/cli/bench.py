@@ -20,7 +20,7 @@ bench_app = typer.Typer(
 
 _RUN_HELP = """Score a captions file on benchmark NAME by its official protocol; write OUT/report.json.
 
-The protocol's judge model, sampling, runs and retries are the defaults; every flag that changes one is listed in report.json under "deviations". Judgments are cached in OUT/judge_cache.sqlite: a re-run, or a run resumed after a crash, asks only what is missing. --dry-run prints the questions, cache hits, estimated tokens and cost, and asks nothing.
+The protocol's judge model, sampling, runs and retries are the defaults; every flag that changes one is listed in report.json under "deviations". Judgments are cached in OUT/judge_cache.sqlite and unusable answers listed in OUT/failed_answers.jsonl: a re-run, or a run resumed after a crash, asks only what is missing (--retry-failed asks the unusable ones again). --dry-run prints the questions, cache hits, estimated tokens and cost, and asks nothing.
 
 Exit status: 0 every item scored; 1 some items failed (judge failures, failed or missing captions; all listed in the report); 2 bad arguments or setup, or nothing could be scored (e.g. the judge is unreachable).
 
@@ -171,6 +171,7 @@ def run_command(
     cache: Path = typer.Option(None, "--cache", help="Judge cache file (default OUT/judge_cache.sqlite)."),
     device: str = typer.Option("cpu", "--device", help="Device for --judge hf."),
     sample: int = typer.Option(0, "--sample", help="Which sample index of the caption files to score."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Ask again the questions an earlier run found unusable (OUT/failed_answers.jsonl)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print calls, cache hits, tokens and cost; ask nothing."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
@@ -197,7 +198,7 @@ def run_command(
             else Prices(price_prompt or 0.0, price_completion or 0.0),
             protocol_file=None if no_protocol_file else (protocol_file or AUTO),
             prompt_name=protocol_prompt, fallback_name=protocol_fallback, variant=variant,
-            n_boot=bootstrap, level=level, boot_seed=bootstrap_seed, sample=sample,
+            n_boot=bootstrap, level=level, boot_seed=bootstrap_seed, sample=sample, retry_failed=retry_failed,
         )
         if dry_run:
             _print_estimate(estimate(job))

@@ -58,6 +58,9 @@ class ScriptTemplate:
     name: str  # the variable or function it is assigned in / returned from
     line: int
     parts: tuple[str | Slot, ...]
+    # NAME = expr assignments of the template's function (and the module): a slot `{events_text}`
+    # renders what `events_text = "\n".join(...)` built, not the raw list.
+    bindings: tuple[tuple[str, ast.expr], ...] = ()
 
     @property
     def roles(self) -> set[str]:
@@ -79,7 +82,7 @@ class ScriptTemplate:
             if isinstance(part, str):
                 out.append(part)
                 continue
-            value = _Evaluator(values, self.line).eval(part.expr)
+            value = _Evaluator(values, self.line, dict(self.bindings)).eval(part.expr)
             out.append(repr(value) if part.conversion == ord("r") else str(value))
         return "".join(out)
 
@@ -155,12 +158,33 @@ def _percent_parts(fmt: str, right: ast.expr) -> list[str | Slot] | None:
     return parts
 
 
+def _scope_bindings(tree: ast.Module) -> dict[str, dict[str, ast.expr]]:
+    """Simple ``NAME = expr`` assignments per function (dotted name; "" is the module)."""
+    out: dict[str, dict[str, ast.expr]] = {}
+
+    def walk(body: list[ast.stmt], scope: str) -> None:
+        mine = out.setdefault(scope, {})
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                walk(node.body, f"{scope}.{node.name}" if scope else node.name)
+                continue
+            for sub in ast.walk(node):
+                if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                if isinstance(sub, ast.Assign) and len(sub.targets) == 1 and isinstance(sub.targets[0], ast.Name):
+                    mine.setdefault(sub.targets[0].id, sub.value)
+
+    walk(tree.body, "")
+    return out
+
+
 class _Finder(ast.NodeVisitor):
-    def __init__(self) -> None:
+    def __init__(self, bindings: dict[str, dict[str, ast.expr]] | None = None) -> None:
         self.templates: list[ScriptTemplate] = []
         self.constants: dict[str, str] = {}  # NAME = "literal" at any level
         self.scope: list[str] = []
         self.target: str | None = None
+        self.bindings = bindings or {}
 
     def _name(self) -> str:
         return ".".join([*self.scope, self.target] if self.target else self.scope) or "<module>"
@@ -173,7 +197,11 @@ class _Finder(ast.NodeVisitor):
                     merged[-1] += p
                 else:
                     merged.append(p)
-            self.templates.append(ScriptTemplate(self._name(), line, tuple(merged)))
+            scope = ".".join(self.scope)
+            bound = {**self.bindings.get("", {}), **self.bindings.get(scope, {})}
+            if self.target:
+                bound.pop(self.target, None)  # the template's own variable is not one of its inputs
+            self.templates.append(ScriptTemplate(self._name(), line, tuple(merged), tuple(bound.items())))
 
     def _flatten_add(self, node: ast.expr) -> list[str | Slot] | None:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
@@ -241,10 +269,12 @@ class _Finder(ast.NodeVisitor):
 class _Evaluator:
     """Evaluates the few expression forms prompt slots use; refuses the rest."""
 
-    def __init__(self, values: dict[str, Any], line: int):
+    def __init__(self, values: dict[str, Any], line: int, bindings: dict[str, ast.expr] | None = None):
         self.values = values
         self.line = line
         self.env: dict[str, Any] = {}
+        self.bindings = bindings or {}
+        self.resolving: set[str] = set()
 
     def fail(self, node: ast.AST) -> TemplateError:
         return TemplateError(f"line {getattr(node, 'lineno', self.line)}: avcap cannot render the prompt "
@@ -257,6 +287,19 @@ class _Evaluator:
             if node.id in self.env:
                 return self.env[node.id]
             role = _role(node)
+            bound = self.bindings.get(node.id)
+            if bound is not None and node.id not in self.resolving:
+                self.resolving.add(node.id)
+                try:
+                    return self.eval(bound)
+                except TemplateError:
+                    # `events = json.loads(row["events"])` is data access, not formatting: the
+                    # name then stands for the data itself. A formatting call avcap cannot
+                    # evaluate is refused rather than rendered as the raw value.
+                    if not (role and _is_data_access(bound)):
+                        raise
+                finally:
+                    self.resolving.discard(node.id)
             if role:
                 return self.values[role]
             raise self.fail(node)
@@ -303,6 +346,9 @@ class _Evaluator:
             if isinstance(arg, (ast.GeneratorExp, ast.ListComp)):
                 return sep.join(self._comprehension(arg))
             return sep.join(str(x) for x in self.eval(arg))
+        if isinstance(func, ast.Attribute) and func.attr == "get" and node.args and \
+                isinstance(node.args[0], ast.Constant) and _role(node.args[0]):
+            return self.values[_role(node.args[0])]  # row.get("caption")
         if isinstance(func, ast.Attribute) and func.attr in ("strip", "lower") and not node.args:
             return getattr(str(self.eval(func.value)), func.attr)()
         raise self.fail(node)
@@ -330,13 +376,26 @@ class _Evaluator:
         return out
 
 
+_DATA_CALLS = {"loads", "literal_eval", "list", "get", "eval", "strip", "load"}
+
+
+def _is_data_access(node: ast.expr) -> bool:
+    if isinstance(node, (ast.Subscript, ast.Attribute, ast.Name)):
+        return True
+    if isinstance(node, ast.Call):
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        return name in _DATA_CALLS
+    return False
+
+
 def find_templates(source: str, path: str = "<script>") -> tuple[list[ScriptTemplate], str | None]:
     """All prompt-like templates of a script, in file order, and a system prompt if one is named."""
     try:
         tree = ast.parse(source, filename=path)
     except SyntaxError as err:
         raise ConfigError(f"{path}:{err.lineno}: not a Python script avcap can read ({err.msg})") from None
-    finder = _Finder()
+    finder = _Finder(_scope_bindings(tree))
     finder.visit(tree)
     system = next((text for name, text in finder.constants.items()
                    if _SYSTEM_HINT.search(name) and len(text) >= 20), None)

@@ -19,7 +19,7 @@ from types import ModuleType
 
 import numpy as np
 
-from avcap.data import atomic_write_json
+from avcap.data import JsonlAppender, atomic_write_json
 from avcap.errors import ConfigError, DataError
 from avcap.eval.benchmarks.captions import BenchCaptions, load_bench_captions
 from avcap.eval.benchmarks.formats import BenchData, load_bench_data
@@ -65,6 +65,7 @@ class BenchJob:
     level: float = 0.95
     boot_seed: int = 0
     sample: int = 0
+    retry_failed: bool = False  # ask again the questions a previous run found unusable
 
     def __post_init__(self) -> None:
         if not self.captions:
@@ -165,7 +166,8 @@ def make_judge(prep: Prepared) -> Judge:
     return Judge(backend, cache, prep.judge_config)
 
 
-async def score_all(prep: Prepared, judge: Judge, tokens: dict[str, tuple[int, int]], on_unit=None) -> list[list[list[dict]]]:
+async def score_all(prep: Prepared, judge: Judge, tokens: dict[str, tuple[int, int]], on_unit=None,
+                    failed: JsonlAppender | None = None) -> list[list[list[dict]]]:
     """records[set][item][run]."""
     runs = prep.spec.runs
 
@@ -173,7 +175,7 @@ async def score_all(prep: Prepared, judge: Judge, tokens: dict[str, tuple[int, i
         if j.ok:
             tokens[j.key] = (j.prompt_tokens, j.completion_tokens)
 
-    ctx = Context(prep.spec, judge, note, prep.official, prep.job.variant)
+    ctx = Context(prep.spec, judge, note, prep.official, prep.job.variant, failed)
     records = [[[None] * runs for _ in prep.data.items] for _ in prep.sets]
 
     async def one(s: int, i: int, r: int) -> None:
@@ -253,11 +255,15 @@ def run_bench(job: BenchJob, progress: bool = True, judge: Judge | None = None) 
 
         with tqdm(total=total, desc=prep.spec.name, unit="item-run", disable=not progress, file=sys.stderr) as bar:
             try:
-                return await score_all(prep, judge, tokens, on_unit=lambda: bar.update(1))
+                return await score_all(prep, judge, tokens, on_unit=lambda: bar.update(1), failed=ledger)
             finally:
                 await judge.aclose()
 
-    records = asyncio.run(go())
+    ledger_path = job.out / "failed_answers.jsonl"
+    if job.retry_failed and ledger_path.exists():
+        ledger_path.unlink()
+    with JsonlAppender(ledger_path, key=lambda row: row["key"], fsync=False) as ledger:
+        records = asyncio.run(go())
     wall_s = time.perf_counter() - start
     job.out.mkdir(parents=True, exist_ok=True)
     report = build_report(prep, records, judge_info(prep, judge, _served(judge, job.out)), tokens)
@@ -282,6 +288,12 @@ def estimate(job: BenchJob) -> dict:
     keyer = Judge(_KeyOnly(job.judge, model), None, prep.judge_config)  # type: ignore[arg-type]
     cache_path = job.cache_path or job.out / "judge_cache.sqlite"
     cache = JudgeCache(cache_path) if cache_path.is_file() else None
+    ledger_path = job.out / "failed_answers.jsonl"
+    known_bad: set[str] = set()
+    if ledger_path.is_file() and not job.retry_failed:
+        from avcap.data import iter_jsonl
+
+        known_bad = {row.get("key") for _, row in iter_jsonl(ledger_path)}
     ctx = Context(spec, keyer, lambda j: None, prep.official, job.variant)
     seen: set[str] = set()
     calls = cached = prompt_tokens = completion_tokens = 0
@@ -298,8 +310,8 @@ def estimate(job: BenchJob) -> dict:
                         continue
                     seen.add(key)
                     calls += 1
-                    if cache is not None and cache.get(key) is not None:
-                        cached += 1
+                    if key in known_bad or (cache is not None and cache.get(key) is not None):
+                        cached += 1  # answered before (usable, or found unusable and not asked again)
                         continue
                     chars = sum(len(str(m.get("content", ""))) for m in task.messages)
                     prompt_tokens += chars // 4 + 4 * len(task.messages)  # ~4 characters per token

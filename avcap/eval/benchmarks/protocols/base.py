@@ -41,6 +41,10 @@ class Context:
     note: Callable[[Judgment], None]  # every judgment used (report tokens)
     official: Any = None  # OfficialPrompts when the protocol file was read
     variant: str | None = None
+    # Questions whose answer was unusable, by cache key -> cause (OUT/failed_answers.jsonl): a
+    # re-run does not ask them again, so it makes the same calls and the same report. The
+    # cache keeps only usable answers; failures of the transport are never recorded here.
+    failed: Any = None
 
     async def ask(self, make: Callable[[], JudgeTask], run: int, *, retries: int | None = None,
                   fallback: Callable[[], JudgeTask] | None = None) -> Attempt:
@@ -60,6 +64,10 @@ class Context:
             seed = judge_defaults.seed_for(run, attempt)
             seeds.append(seed)
             task = build().with_sampling(seed=seed, top_p=judge_defaults.top_p)
+            key = self.judge.key(task, run)
+            if self.failed is not None and key in self.failed.done:
+                error = self.failed.rows[key].get("error") or "failed"
+                continue
             judgment = await self.judge.ask(task, run)
             self.note(judgment)
             if judgment.ok:
@@ -67,6 +75,8 @@ class Context:
             error = judgment.error or "failed"
             if judgment.transport:
                 break
+            if self.failed is not None and key not in self.failed.done:
+                self.failed.append({"key": key, "item": task.item, "run": run, "seed": seed, "error": error})
         return Attempt(None, error, len(seeds), seeds)
 
 
