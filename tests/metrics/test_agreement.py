@@ -15,9 +15,9 @@ def test_pearson_and_spearman_against_numpy():
 
 
 def test_cohen_kappa_hand_worked():
-    # 10 items: both "yes" 4, both "no" 3, a yes / b no 2, a no / b yes 1.
-    a = ["y"] * 4 + ["n"] * 3 + ["y"] * 2 + ["n"]
-    b = ["y"] * 4 + ["n"] * 3 + ["n"] * 2 + ["y"]
-    p_o, p_e = 0.7, 0.6 * 0.5 + 0.4 * 0.5
+    # 10 items: both "yes" 5, both "no" 2, a yes / b no 2, a no / b yes 1: a says yes 7 times, b 6.
+    a = ["y"] * 5 + ["n"] * 2 + ["y"] * 2 + ["n"]
+    b = ["y"] * 5 + ["n"] * 2 + ["n"] * 2 + ["y"]
+    p_o, p_e = 0.7, 0.7 * 0.6 + 0.3 * 0.4
     assert cohen_kappa(a, b) == pytest.approx((p_o - p_e) / (1 - p_e))
     assert cohen_kappa([1, 1], [1, 1]) is None and cohen_kappa([], []) is None

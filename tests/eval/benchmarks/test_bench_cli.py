@@ -101,6 +101,8 @@ def test_exit_codes_tell_failures_and_an_unreachable_judge(files, tmp_path, judg
                  "--judge-base-url", f"http://127.0.0.1:{port}/v1", "--runs", "1", "--max-attempts", "1",
                  "--no-progress")
     assert down.exit_code == 2 and "nothing scored" in down.output and "connection to" in down.output
+    record = json.loads((tmp_path / "o2" / "report.json").read_text())["items"][0]["results"]["a"][0]
+    assert record["attempts"] == 1  # a judge that cannot be reached is not asked the 8 retries too
     assert bench("run", "nope", "--data", data, "--captions", a, "--out", tmp_path / "o3").exit_code == 2
 
 
