@@ -36,5 +36,6 @@ SPEC = BenchmarkSpec(
         "Both official rules leave out videos (all-wrong ones included), which flatters the score; the "
         "report also gives 'all_videos' means with failures and zero videos kept.",
         "avcap's prompts (vdc.answer, vdc.match) ask for JSON; the scripts parse a Python dict string.",
+        "avcap reads 'Yes' as yes; the scripts compare the verdict with 'yes' exactly.",
     ),
 )
