@@ -293,7 +293,7 @@ def estimate(job: BenchJob) -> dict:
     if ledger_path.is_file() and not job.retry_failed:
         from avcap.data import iter_jsonl
 
-        known_bad = {row.get("key") for _, row in iter_jsonl(ledger_path)}
+        known_bad = {str(row.get("key")) for _, row in iter_jsonl(ledger_path)}
     ctx = Context(spec, keyer, lambda j: None, prep.official, job.variant)
     seen: set[str] = set()
     calls = cached = prompt_tokens = completion_tokens = 0
@@ -310,7 +310,7 @@ def estimate(job: BenchJob) -> dict:
                         continue
                     seen.add(key)
                     calls += 1
-                    if key in known_bad or (cache is not None and cache.get(key) is not None):
+                    if f"{key}#0" in known_bad or (cache is not None and cache.get(key) is not None):
                         cached += 1  # answered before (usable, or found unusable and not asked again)
                         continue
                     chars = sum(len(str(m.get("content", ""))) for m in task.messages)

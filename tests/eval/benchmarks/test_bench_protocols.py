@@ -55,6 +55,8 @@ def test_dream1k_autodq_per_source_averages_lowercase_and_counted_failures(tmp_p
     assert s["headline"]["f1"] == pytest.approx(2 * p * r / (p + r))  # F1 of the averaged P and R
     assert s["headline"]["n_dropped"] == 1 and s["runs"][0]["failures"][0]["id"] == "4"
     assert report["items"][3]["results"]["caps"][0]["attempts"] == 3  # 1 + the 2 retries asked for
+    # No seed: each retry is the same request, sent again for a new sample of the server's default sampling.
+    assert sum("badjudge" in str(b["messages"]) and "labels" in str(b["messages"]) for b in server.bodies) == 3
     assert get_benchmark("dream-1k").retries == 100
     assert report["bootstrap"]["strata"] == "source"
 

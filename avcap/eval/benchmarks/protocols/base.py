@@ -64,7 +64,9 @@ class Context:
             seed = judge_defaults.seed_for(run, attempt)
             seeds.append(seed)
             task = build().with_sampling(seed=seed, top_p=judge_defaults.top_p)
-            key = self.judge.key(task, run)
+            # Attempt-qualified: without a seed, attempt 2 is the same request as attempt 1 and
+            # only the server's sampling makes it another question; it must still be asked.
+            key = f"{self.judge.key(task, run)}#{attempt}"
             if self.failed is not None and key in self.failed.done:
                 error = self.failed.rows[key].get("error") or "failed"
                 continue
