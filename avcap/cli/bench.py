@@ -95,6 +95,9 @@ def _print_outcome(outcome) -> int:
         typer.echo(f"deviation from the protocol: {dev}", err=True)
     for err in report["data"]["errors"][:5]:
         typer.echo(f"skipped malformed row: {err}", err=True)
+    for s in report["caption_sets"]:
+        for err in s["caption_file_errors"][:5]:
+            typer.echo(f"captions: {err}", err=True)
     spec = outcome.prepared.spec
     code = 0
     for s in report["caption_sets"]:

@@ -89,6 +89,7 @@ def load_bench_captions(path: str | Path, name: str | None = None, sample: int =
     rows: dict[str, CaptionRow] = {}
     ended: dict[str, bool | None] = {}
     errors: list[DataError] = []
+    seen: dict[str, list[str]] = {}
     layout = "avcap"
     for line, obj in _rows(path):
         where = f"{path}:{line}"
@@ -120,4 +121,9 @@ def load_bench_captions(path: str | Path, name: str | None = None, sample: int =
         video = obj.get("video") if isinstance(obj.get("video"), str) else None
         model = obj.get("model") if isinstance(obj.get("model"), str) else None
         rows[rid] = CaptionRow(rid, caption, error, video, model, where)  # a later row of an id wins (a resumed run)
+        seen.setdefault(rid, []).append(where)
+    for rid, places in seen.items():
+        if len(places) > 1:
+            errors.append(DataError(f"{places[-1]}: id '{rid}' appears {len(places)} times (first at {places[0]}); "
+                                    "the last row is used"))
     return BenchCaptions(CaptionSet(name or path.stem, path, rows, errors), ended, layout)

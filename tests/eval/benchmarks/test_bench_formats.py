@@ -111,9 +111,11 @@ def test_vdc_detailed_jsonl(tmp_path):
 
 def test_caption_layouts_of_the_official_pipelines(tmp_path):
     avcap = write_jsonl(tmp_path / "a.jsonl", [{"id": "v1", "caption": "x", "finish_reason": "length"},
-                                               {"id": "v2", "caption": None, "error": "MediaError: bad"}])
+                                               {"id": "v2", "caption": None, "error": "MediaError: bad"},
+                                               {"id": "v1", "caption": "y", "finish_reason": "length"}])
     c = load_bench_captions(avcap)
     assert c.layout == "avcap" and c.ended == {"v1": False} and c.set.rows["v2"].error == "MediaError: bad"
+    assert c.set.rows["v1"].caption == "y" and "appears 2 times" in str(c.set.errors[0])
     vid = load_bench_captions(write_jsonl(tmp_path / "b.jsonl", [{"video_id": "PI-1", "caption": "y"}]))
     assert vid.layout == "video_id" and vid.set.rows["PI-1"].caption == "y"
     pairs = load_bench_captions(write_jsonl(tmp_path / "c.jsonl", [{"vid9": "a caption"}]))
