@@ -157,6 +157,7 @@ def run_command(
     temperature: float = typer.Option(None, "--temperature", help="Override the judge temperature."),
     top_p: float = typer.Option(None, "--top-p", help="Override top-p."),
     seed: int = typer.Option(None, "--seed", help="Override the base seed."),
+    no_seed: bool = typer.Option(False, "--no-seed", help="Send no seed (for a server that rejects the field)."),
     no_fallback: bool = typer.Option(False, "--no-fallback", help="Skip the fallback prompt after the retries."),
     variant: str = typer.Option(None, "--variant", help="A named variant of the protocol (`avcap bench show NAME`)."),
     protocol_file: Path = typer.Option(None, "--protocol-file", help="The official evaluation script to read the judge prompt from (default: found beside --data)."),
@@ -187,7 +188,7 @@ def run_command(
     try:
         spec, deviations = Overrides(
             judge_model=judge_model, temperature=temperature, temperature_set=temperature is not None, top_p=top_p,
-            seed=seed, runs=runs, retries=retries, no_fallback=no_fallback, variant=variant,
+            seed=seed, no_seed=no_seed, runs=runs, retries=retries, no_fallback=no_fallback, variant=variant,
         ).apply(get_benchmark(name))
         if protocol_file is not None and no_protocol_file:
             raise _fail("--protocol-file and --no-protocol-file exclude each other")

@@ -93,6 +93,7 @@ class Overrides:
     temperature_set: bool = False  # temperature may be overridden *to* None (the server default)
     top_p: float | None = None
     seed: int | None = None
+    no_seed: bool = False  # send no seed (a server that rejects the field)
     runs: int | None = None
     retries: int | None = None
     no_fallback: bool = False
@@ -107,7 +108,7 @@ class Overrides:
             "model": self.judge_model or judge.model,
             "temperature": self.temperature if self.temperature_set else judge.temperature,
             "top_p": self.top_p if self.top_p is not None else judge.top_p,
-            "seed": self.seed if self.seed is not None else judge.seed,
+            "seed": None if self.no_seed else self.seed if self.seed is not None else judge.seed,
         }
         for key, value in asked.items():
             if value != getattr(judge, key):

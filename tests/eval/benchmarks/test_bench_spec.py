@@ -29,6 +29,8 @@ def test_seed_schedule_and_overrides():
                           "judge temperature None (protocol: 0.0)", "3 judge runs (protocol: 7)",
                           "no fallback prompt (protocol: fallback after the retries)"]
     assert Overrides().apply(spec) == (spec, [])
+    unseeded, why = Overrides(no_seed=True).apply(spec)
+    assert unseeded.judge.seed is None and unseeded.judge.seed_for(3, 1) is None and why == ["judge seed None (protocol: 2024)"]
     with pytest.raises(ConfigError, match="no variant 'x'"):
         Overrides(variant="x").apply(spec)
     with pytest.raises(ConfigError, match="unknown benchmark"):
