@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avcap.errors import ConfigError
-from avcap.eval.benchmarks.slots import TemplateError, _Evaluator, _role
+from avcap.eval.benchmarks.slots import SlotEvaluator, TemplateError, slot_role
 
 MAX_SCRIPT_BYTES = 2 * 1024 * 1024
 MIN_PROMPT_CHARS = 100
@@ -74,7 +74,7 @@ class ScriptTemplate:
             if isinstance(part, str):
                 out.append(part)
                 continue
-            value = _Evaluator(values, self.line, dict(self.bindings)).eval(part.expr)
+            value = SlotEvaluator(values, self.line, dict(self.bindings)).eval(part.expr)
             out.append(repr(value) if part.conversion == ord("r") else str(value))
         return "".join(out)
 
@@ -98,7 +98,7 @@ class OfficialPrompts:
 
 
 def _slot(expr: ast.expr, conversion: int = -1) -> Slot:
-    return Slot(expr, conversion, _role(expr))
+    return Slot(expr, conversion, slot_role(expr))
 
 
 def _format_parts(fmt: str, args: list[ast.expr], kwargs: dict[str, ast.expr], line: int) -> list[str | Slot]:

@@ -2,7 +2,7 @@
 
 A slot's role is read from the names in its expression (``events``, ``gt_events`` -> the
 events; ``caption``, ``pred``, ``description``, ``output`` -> the caption; ``video_id`` ->
-the item's id). ``_Evaluator`` re-does what Python does for the forms scripts use and
+the item's id). ``SlotEvaluator`` re-does what Python does for the forms scripts use and
 refuses every other form with the line it is on (see ``protocol_file``).
 """
 
@@ -19,11 +19,12 @@ _EVENTS_HINT = re.compile(r"event", re.IGNORECASE)
 _CAPTION_HINT = re.compile(r"cap|pred|desc|output|response|generat|text|answer", re.IGNORECASE)
 _ITEM_HINT = re.compile(r"(^|_)id$|^vid|video|sample|^name$|^key$", re.IGNORECASE)
 
+
 class TemplateError(ConfigError):
     """A prompt in the script uses a form avcap does not render; the message names the line."""
 
 
-def _role(expr: ast.expr) -> str:
+def slot_role(expr: ast.expr) -> str:
     names = " ".join(n.id for n in ast.walk(expr) if isinstance(n, ast.Name))
     names += " " + " ".join(str(n.value) for n in ast.walk(expr) if isinstance(n, ast.Constant) and isinstance(n.value, str))
     if _EVENTS_HINT.search(names):
@@ -35,7 +36,7 @@ def _role(expr: ast.expr) -> str:
     return ""
 
 
-class _Evaluator:
+class SlotEvaluator:
     """Evaluates the few expression forms prompt slots use; refuses the rest."""
 
     def __init__(self, values: dict[str, Any], line: int, bindings: dict[str, ast.expr] | None = None):
@@ -55,7 +56,7 @@ class _Evaluator:
         if isinstance(node, ast.Name):
             if node.id in self.env:
                 return self.env[node.id]
-            role = _role(node)
+            role = slot_role(node)
             bound = self.bindings.get(node.id)
             if bound is not None and node.id not in self.resolving:
                 self.resolving.add(node.id)
@@ -74,13 +75,13 @@ class _Evaluator:
             raise self.fail(node)
         if isinstance(node, ast.Subscript):
             key = node.slice
-            if isinstance(key, ast.Constant) and isinstance(key.value, str) and _role(key):
-                return self.values[_role(key)]
+            if isinstance(key, ast.Constant) and isinstance(key.value, str) and slot_role(key):
+                return self.values[slot_role(key)]
             base = self.eval(node.value)
             index = self.eval(key)
             return base[index]
         if isinstance(node, ast.Attribute):
-            role = _role(ast.Name(id=node.attr))
+            role = slot_role(ast.Name(id=node.attr))
             if role:
                 return self.values[role]
             raise self.fail(node)
@@ -116,8 +117,8 @@ class _Evaluator:
                 return sep.join(self._comprehension(arg))
             return sep.join(str(x) for x in self.eval(arg))
         if isinstance(func, ast.Attribute) and func.attr == "get" and node.args and \
-                isinstance(node.args[0], ast.Constant) and _role(node.args[0]):
-            return self.values[_role(node.args[0])]  # row.get("caption")
+                isinstance(node.args[0], ast.Constant) and slot_role(node.args[0]):
+            return self.values[slot_role(node.args[0])]  # row.get("caption")
         if isinstance(func, ast.Attribute) and func.attr in ("strip", "lower") and not node.args:
             return getattr(str(self.eval(func.value)), func.attr)()
         raise self.fail(node)
