@@ -1,6 +1,6 @@
 """Caption files for a benchmark run: avcap's rows, or the files the official pipelines write.
 
-Accepted rows (JSONL, or a JSON list):
+Accepted rows (JSONL or a JSON list, read by :func:`avcap.data.read_records`):
 
 * avcap's ``{"id", "caption", "error", "video", "model", "sample", ...}`` (``avcap caption``);
 * ``{"video_id", "caption"}`` — what the UGC-VideoCap, VDC and AVoCaDO caption scripts write;
@@ -17,11 +17,11 @@ the text, and otherwise it is unknown (``None``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from avcap.data import iter_jsonl
+from avcap.data import read_records
+from avcap.data.records import in_file_order
 from avcap.errors import DataError
 from avcap.eval.captions import CaptionRow, CaptionSet
 
@@ -71,27 +71,16 @@ def _dream_prediction(obj: dict) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _rows(path: Path) -> list[tuple[int, dict]]:
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if text.lstrip().startswith("["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
-        return [(i + 1, obj) for i, obj in enumerate(data) if isinstance(obj, dict)]
-    return list(iter_jsonl(path))
-
-
 def load_bench_captions(path: str | Path, name: str | None = None, sample: int = 0) -> BenchCaptions:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: captions file not found")
     rows: dict[str, CaptionRow] = {}
     ended: dict[str, bool | None] = {}
-    errors: list[DataError] = []
-    seen: dict[str, list[str]] = {}
+    records = read_records(path)  # the reader every command shares
+    errors: list[DataError] = list(records.errors)
     layout = "avcap"
-    for line, obj in _rows(path):
+    for line, obj in records.items:
         where = f"{path}:{line}"
         if (obj.get("sample") or 0) != sample:
             continue
@@ -116,14 +105,16 @@ def load_bench_captions(path: str | Path, name: str | None = None, sample: int =
         if error is None and caption is None:
             error = "the caption row has neither a caption nor an error"
         rid = str(row_id)
+        # As `avcap eval` reads captions: a repeated id is a defect of the file and the first row
+        # is used, except an error row followed by a caption of that id, which is a retry.
+        first = rows.get(rid)
+        if first is not None and not (first.error and not error):
+            errors.append(DataError(f"{where}: duplicate caption id '{rid}' (first at {first.source}); "
+                                    "the first row is used"))
+            continue
         if caption is not None:
             ended[rid], caption = ended_cleanly(obj, caption)
         video = obj.get("video") if isinstance(obj.get("video"), str) else None
         model = obj.get("model") if isinstance(obj.get("model"), str) else None
-        rows[rid] = CaptionRow(rid, caption, error, video, model, where)  # a later row of an id wins (a resumed run)
-        seen.setdefault(rid, []).append(where)
-    for rid, places in seen.items():
-        if len(places) > 1:
-            errors.append(DataError(f"{places[-1]}: id '{rid}' appears {len(places)} times (first at {places[0]}); "
-                                    "the last row is used"))
-    return BenchCaptions(CaptionSet(name or path.stem, path, rows, errors), ended, layout)
+        rows[rid] = CaptionRow(rid, caption, error, video, model, where)
+    return BenchCaptions(CaptionSet(name or path.stem, path, rows, in_file_order(errors)), ended, layout)

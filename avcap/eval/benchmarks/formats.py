@@ -25,7 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from avcap.data import iter_jsonl, load_dataset
+from avcap.data import load_dataset, read_records
+from avcap.data.records import BOM
 from avcap.errors import DataError
 from avcap.eval.loaders import _gold, _options, load_benchmark
 
@@ -57,18 +58,23 @@ class BenchData:
     errors: list[DataError]
 
 
-def _read_json(path: Path):
+def _read_json(path: Path, errors: list[DataError]) -> dict | list[dict]:
+    """A file holding one JSON object (WorldSense's, keyed by video id), else a row file.
+
+    Row files (a JSON list or JSONL) go through :func:`avcap.data.read_records`, the reader
+    every command shares: a broken row is listed in ``errors`` and the others are kept.
+    """
     if path.stat().st_size > MAX_FILE_BYTES:
         raise DataError(f"{path}: {path.stat().st_size} bytes is too large for a benchmark file")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if not text.lstrip().startswith(("[", "{")) or path.suffix.lower() == ".jsonl":
-        return [obj for _, obj in iter_jsonl(path)], True
-    try:
-        return json.loads(text), False
-    except json.JSONDecodeError as err:
-        if text.lstrip().startswith("{"):  # JSONL whose rows are objects
-            return [obj for _, obj in iter_jsonl(path)], True
-        raise DataError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
+    text = path.read_bytes().removeprefix(BOM).decode("utf-8", errors="replace")
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            pass  # JSON Lines: one object per line
+    records = read_records(path)
+    errors.extend(records.errors)
+    return [obj for _, obj in records.items]
 
 
 def _unique(items: list[BenchItem], errors: list[DataError]) -> list[BenchItem]:
@@ -84,7 +90,7 @@ def _unique(items: list[BenchItem], errors: list[DataError]) -> list[BenchItem]:
 
 
 def _salmonn2(path: Path) -> tuple[list[BenchItem], list[DataError]]:
-    ds = load_dataset(path)
+    ds = load_dataset(path, allow_outside_paths=True)  # scoring never opens the media
     items, errors = [], list(ds.errors)
     for row in ds.rows:
         if not row.events:
@@ -132,10 +138,10 @@ def _qa_item(q: dict, video_key: str, n: int, parent: dict, where: str, meta_key
 
 
 def _daily_omni(path: Path) -> tuple[list[BenchItem], list[DataError]]:
-    data, _ = _read_json(path)
+    items, errors = [], []
+    data = _read_json(path, errors)
     if not isinstance(data, list):
         raise DataError(f"{path}: Daily-Omni's qa.json is a JSON list of questions")
-    items, errors = [], []
     per_video: dict[str, int] = {}
     for pos, obj in enumerate(data, 1):
         where = f"{path}:{pos}"
@@ -155,10 +161,10 @@ def _daily_omni(path: Path) -> tuple[list[BenchItem], list[DataError]]:
 
 
 def _worldsense(path: Path) -> tuple[list[BenchItem], list[DataError]]:
-    data, _ = _read_json(path)
+    items, errors = [], []
+    data = _read_json(path, errors)
     if not isinstance(data, dict):
         raise DataError(f"{path}: worldsense_qa.json is a JSON object keyed by video id")
-    items, errors = [], []
     for key, video in data.items():
         where = f"{path}:{key}"
         if not isinstance(video, dict):
@@ -204,7 +210,9 @@ def _ugc(path: Path) -> tuple[list[BenchItem], list[DataError]]:
         if not items and not errors:
             raise DataError(f"{path}: no <video_id>.json reference files in this folder")
         return _unique(items, errors), errors
-    data, _ = _read_json(path)
+    data = _read_json(path, errors)
+    if isinstance(data, dict) and ("final_caption" in data or "video_id" in data):
+        data = [data]  # a single video's file
     rows = list(data.items()) if isinstance(data, dict) else [(None, r) for r in data]
     for pos, (key, obj) in enumerate(rows, 1):
         where = f"{path}:{key or pos}"
@@ -220,8 +228,9 @@ def _ugc(path: Path) -> tuple[list[BenchItem], list[DataError]]:
 
 
 def _vdc(path: Path) -> tuple[list[BenchItem], list[DataError]]:
-    items, errors = [], []
-    for line, obj in iter_jsonl(path):
+    records = read_records(path)
+    items, errors = [], list(records.errors)
+    for line, obj in records.items:
         where = f"{path}:{line}"
         for vid, qa in obj.items():
             if not isinstance(qa, list) or not qa:

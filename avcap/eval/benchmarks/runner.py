@@ -241,7 +241,19 @@ def judge_info(prep: Prepared, judge: Judge | None, served: dict[str, int]) -> d
 
 
 def run_bench(job: BenchJob, progress: bool = True, judge: Judge | None = None) -> Outcome:
-    """Run ``job``; ``judge`` overrides the one it describes (tests pass their own)."""
+    """Run ``job``; ``judge`` overrides the one it describes (tests pass their own).
+
+    One run writes an OUT folder at a time (:class:`avcap.data.lock.OutputLock`): a second
+    process on the same folder stops at once instead of interleaving reports and ledgers.
+    """
+    from avcap.data.lock import OutputLock
+
+    job.out.mkdir(parents=True, exist_ok=True)
+    with OutputLock(job.out, what="report folder"):
+        return _run_locked(job, progress, judge)
+
+
+def _run_locked(job: BenchJob, progress: bool, judge: Judge | None) -> Outcome:
     from avcap.eval.benchmarks.report import build_report
 
     prep = prepare(job)

@@ -177,3 +177,15 @@ def test_every_benchmark_runs_from_the_cli_on_its_official_format(name, tmp_path
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     headline = report["caption_sets"][0]["headline"][report["benchmark"]["headline"]]
     assert headline is not None and report["benchmark"]["name"] == name
+
+
+def test_one_run_per_out_folder(files, tmp_path):
+    from avcap.data.lock import OutputLock
+
+    data, a, _ = files
+    out = tmp_path / "busy"
+    out.mkdir()
+    with OutputLock(out, what="report folder"):
+        busy = bench("run", "salmonn2-testset", "--data", data, "--captions", a, "--out", out, "--judge", "scripted",
+                     "--runs", "1", "--no-progress")
+    assert busy.exit_code == 2 and "another avcap process" in busy.output

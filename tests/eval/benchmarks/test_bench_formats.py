@@ -75,6 +75,7 @@ def test_worldsense_object_per_video(tmp_path):
                           "candidates": ["A. rain", "B. wind"], "answer": "A"}},
         "def": {"video_duration": "30s"},
     })
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # a byte-order mark changes nothing
     data = load_bench_data(path, "worldsense")
     assert [it.id for it in data.items] == ["abc#task0", "abc#task1"]
     assert data.items[0].meta == {"task_type": "Audio Recognition", "task_domain": "Recognition", "domain": "Sports",
@@ -112,10 +113,12 @@ def test_vdc_detailed_jsonl(tmp_path):
 def test_caption_layouts_of_the_official_pipelines(tmp_path):
     avcap = write_jsonl(tmp_path / "a.jsonl", [{"id": "v1", "caption": "x", "finish_reason": "length"},
                                                {"id": "v2", "caption": None, "error": "MediaError: bad"},
-                                               {"id": "v1", "caption": "y", "finish_reason": "length"}])
+                                               {"id": "v1", "caption": "y", "finish_reason": "stop"},
+                                               {"id": "v2", "caption": "retried", "finish_reason": "stop"}])
     c = load_bench_captions(avcap)
-    assert c.layout == "avcap" and c.ended == {"v1": False} and c.set.rows["v2"].error == "MediaError: bad"
-    assert c.set.rows["v1"].caption == "y" and "appears 2 times" in str(c.set.errors[0])
+    assert c.layout == "avcap" and c.ended == {"v1": False, "v2": True}
+    assert c.set.rows["v1"].caption == "x" and "duplicate caption id 'v1'" in str(c.set.errors[0])
+    assert c.set.rows["v2"].caption == "retried" and len(c.set.errors) == 1  # an error row, then its retry
     vid = load_bench_captions(write_jsonl(tmp_path / "b.jsonl", [{"video_id": "PI-1", "caption": "y"}]))
     assert vid.layout == "video_id" and vid.set.rows["PI-1"].caption == "y"
     pairs = load_bench_captions(write_jsonl(tmp_path / "c.jsonl", [{"vid9": "a caption"}]))
