@@ -22,7 +22,7 @@ _RUN_HELP = """Score a captions file on benchmark NAME by its official protocol;
 
 The protocol's judge model, sampling, runs and retries are the defaults; every flag that changes one is listed in report.json under "deviations". Judgments are cached in OUT/judge_cache.sqlite and unusable answers listed in OUT/failed_answers.jsonl: a re-run, or a run resumed after a crash, asks only what is missing (--retry-failed asks the unusable ones again). --dry-run prints the questions, cache hits, estimated tokens and cost, and asks nothing.
 
-Exit status: 0 every item scored; 1 some items failed (judge failures, failed or missing captions; all listed in the report); 2 bad arguments or setup, or nothing could be scored (e.g. the judge is unreachable).
+Exit status: 0 every item scored; 1 some items failed (judge failures, failed or missing captions; all listed in the report); 2 bad arguments or setup (no caption matches the data, the judge cannot be reached, the OUT folder is busy).
 
 \b
 Examples:
@@ -88,16 +88,16 @@ def show_command(
 
 
 def _print_outcome(outcome) -> int:
+    from avcap.cli.console import echo_capped, printable
+
     report = outcome.report
     for notice in report["notices"]:
-        typer.echo(f"note: {notice}", err=True)
+        typer.echo(f"note: {printable(notice)}", err=True)
     for dev in report["deviations"]:
         typer.echo(f"deviation from the protocol: {dev}", err=True)
-    for err in report["data"]["errors"][:5]:
-        typer.echo(f"skipped malformed row: {err}", err=True)
+    echo_capped("skipped malformed row", report["data"]["errors"])
     for s in report["caption_sets"]:
-        for err in s["caption_file_errors"][:5]:
-            typer.echo(f"captions: {err}", err=True)
+        echo_capped(f"{s['name']}: skipped caption row", s["caption_file_errors"])
     spec = outcome.prepared.spec
     code = 0
     for s in report["caption_sets"]:
@@ -121,6 +121,10 @@ def _print_outcome(outcome) -> int:
         if s["caption_failed"]:
             line += f"; {len(s['caption_failed'])} failed or missing captions"
         typer.echo(line)
+        first = next((r["failures"][0] for r in s["runs"] if r["failures"]), None)
+        if first is not None:
+            typer.echo(f"{s['name']}: first judge failure ({printable(first['id'])}): {printable(first['cause'])}",
+                       err=True)
         if failures or s["caption_failed"]:
             code = 1
     comp = report.get("compare")
@@ -179,6 +183,7 @@ def run_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print calls, cache hits, tokens and cost; ask nothing."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
+    from avcap.cli.console import printable
     from avcap.errors import AvcapError
     from avcap.eval.benchmarks import Overrides, get_benchmark
     from avcap.eval.benchmarks.runner import AUTO, BenchJob, estimate, run_bench
@@ -212,12 +217,17 @@ def run_command(
         raise _fail(str(err)) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; judgments so far are cached, run the same command again to resume", 130) from None
-    nothing = [s["name"] for s in outcome.report["caption_sets"]
-               if s["headline"].get(spec.headline) is None]
     code = _print_outcome(outcome)
+    nothing = [s["name"] for s in outcome.report["caption_sets"] if s["headline"].get(spec.headline) is None]
     if nothing:
-        causes = [r["failures"][0]["cause"] for s in outcome.report["caption_sets"] for r in s["runs"] if r["failures"]]
-        raise _fail(f"nothing scored for {', '.join(nothing)}" + (f": {causes[0]}" if causes else ""), 2)
+        # Nothing scored: a judge that could not be reached is a setup fault (2); captions that all
+        # failed, or answers that were all unusable, are failed items (1).
+        records = [rec for item in outcome.report["items"] for name in nothing for rec in item["results"][name]]
+        failed = [rec for rec in records if rec.get("status") == "failed"]
+        unreachable = bool(failed) and all(rec.get("transport") for rec in failed)
+        cause = f": {printable(failed[0]['error'])}" if failed else ""
+        raise _fail(f"nothing scored for {', '.join(nothing)}"
+                    + (" (the judge could not be reached)" if unreachable else "") + cause, 2 if unreachable else 1)
     raise typer.Exit(code)
 
 

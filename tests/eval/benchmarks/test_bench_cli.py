@@ -100,7 +100,12 @@ def test_exit_codes_tell_failures_and_an_unreachable_judge(files, tmp_path, judg
     down = bench("run", "salmonn2-testset", "--data", data, "--captions", a, "--out", tmp_path / "o2",
                  "--judge-base-url", f"http://127.0.0.1:{port}/v1", "--runs", "1", "--max-attempts", "1",
                  "--no-progress")
-    assert down.exit_code == 2 and "nothing scored" in down.output and "connection to" in down.output
+    assert down.exit_code == 2 and "the judge could not be reached" in down.output and "connection to" in down.output
+    dead = write_jsonl(tmp_path / "dead.jsonl", [{"id": f"v{i}.mp4", "caption": None, "error": "MediaError: x"}
+                                                 for i in range(5)])
+    none = bench("run", "salmonn2-testset", "--data", data, "--captions", dead, "--out", tmp_path / "o4",
+                 "--judge-base-url", server.base_url, "--runs", "1", "--no-progress")
+    assert none.exit_code == 1 and "nothing scored" in none.output  # every caption failed: failed items, not setup
     record = json.loads((tmp_path / "o2" / "report.json").read_text())["items"][0]["results"]["a"][0]
     assert record["attempts"] == 1  # a judge that cannot be reached is not asked the 8 retries too
     assert bench("run", "nope", "--data", data, "--captions", a, "--out", tmp_path / "o3").exit_code == 2

@@ -29,9 +29,13 @@ class Attempt:
     attempts: int  # judge questions asked (cached ones included)
     seeds: list[int | None]
     fallback: bool = False  # the answer came from the fallback prompt
+    transport: bool = False  # it failed because the judge could not be reached, not on its answers
 
     def log(self) -> dict:
-        return {"attempts": self.attempts, "seeds": self.seeds, "fallback": self.fallback}
+        out = {"attempts": self.attempts, "seeds": self.seeds, "fallback": self.fallback}
+        if self.transport:
+            out["transport"] = True
+        return out
 
 
 @dataclass
@@ -76,7 +80,7 @@ class Context:
                 return Attempt(judgment.value, None, attempt + 1, seeds, build is fallback and fallback is not None)
             error = judgment.error or "failed"
             if judgment.transport:
-                break
+                return Attempt(None, error, len(seeds), seeds, transport=True)
             if self.failed is not None and key not in self.failed.done:
                 self.failed.append({"key": key, "item": task.item, "run": run, "seed": seed, "error": error})
         return Attempt(None, error, len(seeds), seeds)
