@@ -112,10 +112,21 @@ def _dream_row(obj: object, base: Path, where: str) -> DatasetRow:
             if part.get("type") == "video" and isinstance(part.get("video"), str):
                 p = Path(part["video"]).expanduser()
                 video = str(p if p.is_absolute() else (base / p).resolve())
-            elif part.get("type") == "text" and isinstance(part.get("text"), str):
-                if message.get("role") == "assistant" and reference is None:
-                    reference = part["text"].strip()
-                elif message.get("role") == "user" and prompt is None:
+            elif part.get("type") == "video" and isinstance(part.get("video"), dict):
+                # The release writes {"video": {"video_file": "135.mp4"}}.
+                name = part["video"].get("video_file") or part["video"].get("path")
+                if isinstance(name, str) and name.strip():
+                    p = Path(name).expanduser()
+                    video = str(p if p.is_absolute() else (base / p).resolve())
+            elif part.get("type") == "text" and message.get("role") == "assistant" and reference is None:
+                # The release keeps the ground truth in the part's "reference"; its "text" is
+                # empty there, and in a prediction file it is the model's caption, not the truth.
+                ref = part.get("reference")
+                text = ref if isinstance(ref, str) and ref.strip() else part.get("text") if "reference" not in part else None
+                if isinstance(text, str) and text.strip():
+                    reference = text.strip()
+            elif part.get("type") == "text" and message.get("role") == "user" and prompt is None:
+                if isinstance(part.get("text"), str):
                     prompt = part["text"].strip()
     reference = reference or (obj.get("reference") if isinstance(obj.get("reference"), str) else None)
     if not reference:

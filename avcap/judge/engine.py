@@ -36,7 +36,7 @@ class JudgeConfig:
     """How judge calls are made."""
 
     concurrency: int = 16  # backend calls in flight at once
-    temperature: float = 0.0  # the paper's protocol judges at temperature 0
+    temperature: float | None = 0.0  # the paper's protocol judges at temperature 0; None = the server's default
     max_tokens: int | None = None  # per answer; None leaves it to the server
     max_reasks: int = 2  # extra questions after a malformed answer, before the item fails
     json_mode: bool = True  # ask the server for a JSON object (OpenAI "response_format")
@@ -45,7 +45,7 @@ class JudgeConfig:
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ValueError("concurrency must be >= 1")
-        if self.temperature < 0:
+        if self.temperature is not None and self.temperature < 0:
             raise ValueError("temperature must be >= 0")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ValueError("max_tokens must be >= 1")
@@ -63,6 +63,9 @@ class Judgment(Generic[T]):
     completion_tokens: int = 0
     cached: bool = False
     key: str = ""
+    # The failure was the transport's or the cache's (the backend gave up after its retries, or
+    # refused the request), not an unusable answer: asking the same question again will not help.
+    transport: bool = False
 
     @property
     def ok(self) -> bool:
@@ -109,7 +112,8 @@ class Judge:
 
     def key(self, task: JudgeTask, run_index: int) -> str:
         # Temperature and the token limit change the answer, so they are part of the input.
-        input_hash = f"{task.input_hash}:t={self.config.temperature:g}:m={self.config.max_tokens}"
+        t = "server" if self.config.temperature is None else f"{self.config.temperature:g}"
+        input_hash = f"{task.input_hash}:t={t}:m={self.config.max_tokens}"
         return cache_key(self.backend.name, self.backend.model, task.prompt.key, input_hash, run_index)
 
     async def ask(self, task: JudgeTask[T], run_index: int = 0) -> Judgment[T]:
@@ -130,7 +134,7 @@ class Judge:
             try:
                 hit = self.cache.get(key)
             except JudgeError as err:
-                return self._failed(task, key, str(err), 0, 0)
+                return self._failed(task, key, str(err), 0, 0, transport=True)
             if hit is not None:
                 try:
                     value = task.parse(hit.answer_json)
@@ -148,7 +152,7 @@ class Judge:
             try:
                 reply = await self._call(messages, task)
             except JudgeError as err:
-                return self._failed(task, key, str(err), prompt_tokens, completion_tokens)
+                return self._failed(task, key, str(err), prompt_tokens, completion_tokens, transport=True)
             except Exception as err:  # a backend bug must cost one item, not the whole run
                 cause = f"{type(err).__name__}: {err}"
                 return self._failed(task, key, cause, prompt_tokens, completion_tokens)
@@ -170,7 +174,7 @@ class Judge:
                 try:
                     await self._store(key, task, run_index, CacheEntry(reply.text, data, prompt_tokens, completion_tokens))
                 except JudgeError as err:
-                    return self._failed(task, key, str(err), prompt_tokens, completion_tokens)
+                    return self._failed(task, key, str(err), prompt_tokens, completion_tokens, transport=True)
             return Judgment(value, None, prompt_tokens, completion_tokens, False, key)
         tries = self.config.max_reasks + 1
         return self._failed(task, key, f"malformed answer after {tries} tries: {cause}", prompt_tokens, completion_tokens)
@@ -184,9 +188,10 @@ class Judge:
             input_hash=task.input_hash, run_index=run_index, entry=entry,
         ))
 
-    def _failed(self, task: JudgeTask, key: str, cause: str, prompt_tokens: int, completion_tokens: int) -> Judgment:
+    def _failed(self, task: JudgeTask, key: str, cause: str, prompt_tokens: int, completion_tokens: int,
+                transport: bool = False) -> Judgment:
         self.stats.failures += 1
-        return Judgment(None, one_line(f"{task.kind}: {cause}"), prompt_tokens, completion_tokens, False, key)
+        return Judgment(None, one_line(f"{task.kind}: {cause}"), prompt_tokens, completion_tokens, False, key, transport)
 
     async def _call(self, messages: list, task: JudgeTask) -> ChatReply:
         """One answer from the backend, retrying transient faults with backoff."""
@@ -200,7 +205,7 @@ class Judge:
                 try:
                     reply = await self.backend.chat(
                         messages, temperature=self.config.temperature, max_tokens=self.config.max_tokens,
-                        response_format_json=self.config.json_mode,
+                        response_format_json=self.config.json_mode, **dict(task.sampling),
                     )
                 except TransientJudgeError as err:
                     error = err

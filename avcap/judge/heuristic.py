@@ -66,7 +66,7 @@ def answer(messages: list[Message]) -> str:
     name = spec.name
     if name in ("salmonn2.events", "autodq.events"):
         return json.dumps({"events": sentences(sec["description"])})
-    if name == "salmonn2.judge":
+    if name in ("salmonn2.judge", "salmonn2.judge_fallback"):
         events, caption = _numbered(sec["events"]), sec["caption"]
         missing, incorrect = [], []
         for i, event in enumerate(events, 1):
@@ -106,4 +106,14 @@ def answer(messages: list[Message]) -> str:
         scored = [(coverage(m.group(2), caption), m.group(1)) for m in options if m]
         best = max(scored, default=(0.0, "N/A"), key=lambda s: s[0])
         return json.dumps({"answer": best[1] if best[0] >= 0.34 else "N/A"})
+    if name == "ugc.score":
+        grade = 1 + round(4 * coverage(sec["reference"], sec["prediction"]))
+        return json.dumps({"visual": grade, "audio": grade, "details": grade})
+    if name == "vdc.answer":
+        scored = [(coverage(sec["question"], s), s) for s in sentences(sec["description"])]
+        best = max(scored, default=(0.0, "unknown"), key=lambda s: s[0])
+        return json.dumps({"answer": best[1] if best[0] > 0 else "unknown"})
+    if name == "vdc.match":
+        cov = coverage(sec["correct"], sec["predicted"])
+        return json.dumps({"pred": "yes" if cov >= 0.5 else "no", "score": round(5 * cov)})
     return json.dumps({"error": f"no heuristic for {name}"})

@@ -205,9 +205,83 @@ QA_ANSWER = PromptSpec(
     ),
 )
 
+# video-SALMONN 2 test-set protocol: after its retries fail, an item is asked once more with a
+# simpler fallback prompt. This is avcap's own fallback wording (the official one lives in the
+# test set's script, which `avcap bench` reads at run time when the user has it).
+SALMONN2_JUDGE_FALLBACK = PromptSpec(
+    name="salmonn2.judge_fallback",
+    version="v1",
+    system=(
+        "Compare a video caption with a numbered list of ground-truth events. List the numbers of "
+        "the events the caption leaves out (missing), the numbers of the events it gets wrong "
+        "(incorrect), and, as short sentences, what the caption says that is in no listed event "
+        "(hallucinated). " + _JSON_ONLY
+    ),
+    user=(
+        "<events>\n$events\n</events>\n\n<caption>\n$caption\n</caption>\n\n"
+        'Reply as {"missing": [numbers], "incorrect": [numbers], "hallucinated": ["sentence", ...]}.'
+    ),
+)
+
+# UGC-VideoCap (Wu et al. 2025): a judge grades a predicted description against the ground truth
+# on three dimensions, an integer 1-5 each (the benchmark's eval_caption.py; avcap's wording).
+UGC_SCORE = PromptSpec(
+    name="ugc.score",
+    version="v1",
+    system=(
+        "You grade a predicted description of a short user-generated video against the ground-truth "
+        "description of the same video, on three dimensions, each an integer from 1 to 5:\n"
+        "- visual: scene and background, people and objects, their actions and interactions, and "
+        "on-screen text, stated accurately and completely;\n"
+        "- audio: speech, music and sound effects and their emotional tone;\n"
+        "- details: completeness, coherence, the video's theme and purpose, and how well sound and "
+        "picture are tied together.\n"
+        "1: mostly irrelevant or wrong, most key information missing or hallucinated. 2: a few "
+        "elements right, the rest vague, wrong or missing. 3: most elements right but generic, with "
+        "gaps or small errors. 4: nearly complete and accurate, small omissions only. 5: complete, "
+        "precise and nuanced, as an expert would write it. " + _JSON_ONLY
+    ),
+    user=(
+        "<prediction>\n$caption\n</prediction>\n\n<reference>\n$reference\n</reference>\n\n"
+        'Reply as {"visual": 1-5, "audio": 1-5, "details": 1-5}.'
+    ),
+)
+
+# VDC / VDCscore (AuroraCap, Chai et al. 2024), step 1: answer a ground-truth question from the
+# predicted caption alone, briefly.
+VDC_ANSWER = PromptSpec(
+    name="vdc.answer",
+    version="v1",
+    system=(
+        "You answer a question about a video using only a detailed text description of it. Read the "
+        "description, answer from it alone, and keep the answer to a short phrase or sentence. " + _JSON_ONLY
+    ),
+    user=(
+        "<description>\n$caption\n</description>\n\n<question>\n$question\n</question>\n\n"
+        'Reply as {"answer": "short answer"}.'
+    ),
+)
+
+# VDCscore step 2: does the predicted answer match the correct one in meaning (yes/no, 0-5)?
+VDC_MATCH = PromptSpec(
+    name="vdc.match",
+    version="v1",
+    system=(
+        "You check a predicted answer against the correct answer to a question about a video. Judge "
+        "whether they match in meaning; synonyms and paraphrases count as a match. Give a verdict, "
+        '"yes" or "no", and an integer score from 0 to 5, where 5 is a full match in meaning. ' + _JSON_ONLY
+    ),
+    user=(
+        "<question>\n$question\n</question>\n\n<correct>\n$answer\n</correct>\n\n"
+        "<predicted>\n$prediction\n</predicted>\n\n"
+        'Reply as {"pred": "yes" or "no", "score": 0-5}.'
+    ),
+)
+
 ALL_PROMPTS: tuple[PromptSpec, ...] = (
     SALMONN2_EVENTS, SALMONN2_JUDGE, AUTODQ_EVENTS, AUTODQ_ENTAIL, CHECKLIST_KEYPOINTS,
     CHECKLIST_JUDGE, DIALOGUE_EXTRACT, DIALOGUE_SPEAKERS, QA_ANSWER,
+    SALMONN2_JUDGE_FALLBACK, UGC_SCORE, VDC_ANSWER, VDC_MATCH,
 )
 
 

@@ -312,3 +312,158 @@ def parse_qa_answer(value: Any) -> QAAnswer:
     if isinstance(answer, list) or isinstance(answer, dict) or answer is None:
         raise AnswerError("the answer must be an option letter or N/A")
     return QAAnswer(" ".join(str(answer).split()))
+
+
+@dataclass(frozen=True)
+class EventTally:
+    """What one video-SALMONN 2 judgment counts, whatever the prompt's answer format.
+
+    ``missing`` / ``incorrect`` (0-based ground-truth indices) and ``hallucinated`` are set
+    when the judge listed the events, ``None`` when it only gave a number of them.
+    """
+
+    n_events: int
+    n_missing: int
+    n_incorrect: int
+    n_hallucinated: int
+    missing: tuple[int, ...] | None = None
+    incorrect: tuple[int, ...] | None = None
+    hallucinated: tuple[str, ...] | None = None
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, judgment: EventJudgment) -> EventTally:
+        return cls(judgment.n_events, len(judgment.missing), len(judgment.incorrect), len(judgment.hallucinated),
+                   judgment.missing, judgment.incorrect, judgment.hallucinated, judgment.notes)
+
+
+_TALLY_GROUPS = (("missing", ("miss",)), ("incorrect", ("incorrect", "wrong", "inaccura")), ("hallucinated", ("halluc",)))
+
+
+def _count(value: Any, what: str) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) and float(value).is_integer() and value >= 0:
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, (int, float)):
+        raise AnswerError(f"{what}: {value!r} is not a count")
+    return None
+
+
+def parse_event_tally(value: Any, events: list[str]) -> EventTally:
+    """A judgment in a format avcap did not write (the official test-set prompt's answer).
+
+    Keys are matched loosely ("Missing Events", "missing_events", "Number of missing events"
+    ...); each kind may come as a list of events, as a count, or both (the list wins, a
+    disagreeing count is noted). Listed ground-truth events must exist (else ``AnswerError``,
+    so the judge is asked again); every hallucinated entry counts, repeats included.
+    """
+    if not isinstance(value, dict):
+        raise AnswerError(f"expected a JSON object, got {type(value).__name__}")
+    found: dict[str, dict[str, Any]] = {kind: {} for kind, _ in _TALLY_GROUPS}
+    for key, item in value.items():
+        low = str(key).lower()
+        kind = next((k for k, hints in _TALLY_GROUPS if any(h in low for h in hints)), None)
+        if kind is None:
+            continue
+        parts = list(item.values()) if isinstance(item, dict) else [item]
+        for part in parts:
+            if isinstance(part, list):
+                found[kind].setdefault("list", part)
+            else:
+                n = _count(part, f"{key}")
+                if n is not None:
+                    found[kind].setdefault("count", n)
+    notes: list[str] = []
+    lists: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    for kind, _ in _TALLY_GROUPS:
+        got = found[kind]
+        if not got:
+            raise AnswerError(f"the answer names no {kind} events (fields: {', '.join(map(str, value))[:80]})")
+        if "list" in got:
+            if kind == "hallucinated":
+                lists[kind] = tuple(_clean_strings(got["list"], "hallucinated events", notes))
+            else:
+                lists[kind] = tuple(resolve_indices(got["list"], events, f"{kind} events", notes))
+            counts[kind] = len(lists[kind])
+            if "count" in got and got["count"] != counts[kind]:
+                notes.append(f"{kind}: the judge said {got['count']} but listed {counts[kind]}; the list counts")
+        else:
+            counts[kind] = got["count"]
+            notes.append(f"{kind}: a count without a list")
+    if "missing" in lists and "incorrect" in lists:
+        both = set(lists["missing"]) & set(lists["incorrect"])
+        if both:  # as in parse_event_judgment: a wrongly described event is mentioned, not missing
+            notes.append(f"{len(both)} events listed as both missing and incorrect; counted as incorrect")
+            lists["missing"] = tuple(i for i in lists["missing"] if i not in both)
+            counts["missing"] = len(lists["missing"])
+    if counts["missing"] + counts["incorrect"] > len(events):
+        raise AnswerError(f"{counts['missing']} missing + {counts['incorrect']} incorrect events exceed the "
+                          f"{len(events)} ground-truth events")
+    return EventTally(len(events), counts["missing"], counts["incorrect"], counts["hallucinated"],
+                      lists.get("missing"), lists.get("incorrect"), lists.get("hallucinated"), tuple(notes))
+
+
+@dataclass(frozen=True)
+class UGCScores:
+    """UGC-VideoCap grades, integers 1-5."""
+
+    visual: int
+    audio: int
+    details: int
+
+
+def _grade(value: Any, what: str, low: int, high: int, integer: bool = True) -> float:
+    if isinstance(value, bool):
+        raise AnswerError(f"{what} must be a number, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise AnswerError(f"{what} {one_line(value, 20)!r} is not a number") from None
+    if not isinstance(value, (int, float)):
+        raise AnswerError(f"{what} must be a number, got {type(value).__name__}")
+    if integer and not float(value).is_integer():
+        raise AnswerError(f"{what} {value!r} is not an integer")
+    if not low <= value <= high:
+        raise AnswerError(f"{what} {value!r} is outside {low}-{high}")
+    return float(value)
+
+
+def parse_ugc_scores(value: Any) -> UGCScores:
+    out = {key: int(_grade(_require_key(value, key, allow_bare=False), key, 1, 5)) for key in ("visual", "audio", "details")}
+    return UGCScores(**out)
+
+
+@dataclass(frozen=True)
+class VDCAnswer:
+    answer: str
+
+
+def parse_vdc_answer(value: Any) -> VDCAnswer:
+    answer = _require_key(value, "answer", ("response",), allow_bare=False)
+    if isinstance(answer, (list, dict)) or answer is None or not " ".join(str(answer).split()):
+        raise AnswerError("the answer must be a short text")
+    return VDCAnswer(" ".join(str(answer).split()))
+
+
+@dataclass(frozen=True)
+class VDCMatch:
+    pred: bool  # the judge's yes / no
+    score: float  # 0-5
+
+
+def parse_vdc_match(value: Any) -> VDCMatch:
+    raw = _require_key(value, "pred", ("match", "verdict"), allow_bare=False)
+    text = str(raw).strip().lower()
+    if isinstance(raw, bool):
+        pred = raw
+    elif text in ("yes", "no"):
+        pred = text == "yes"
+    else:
+        raise AnswerError(f"pred {one_line(str(raw), 20)!r} is not yes or no")
+    # The official example answer is {'pred': 'yes', 'score': 4.8}: fractions are accepted.
+    return VDCMatch(pred, _grade(_require_key(value, "score", allow_bare=False), "score", 0, 5, integer=False))

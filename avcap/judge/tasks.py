@@ -29,11 +29,21 @@ class JudgeTask(Generic[T]):
     messages: tuple[Message, ...]
     parse: Callable[[Any], T]  # JSON value -> typed result; raises AnswerError on a bad shape
     item: str  # names the item in error messages, e.g. "v001"
+    # Per-call sampling a benchmark protocol pins (e.g. {"seed": 2025, "top_p": 0.1}); sent to
+    # the backend with the messages and part of the input hash, so another seed is another answer.
+    sampling: tuple[tuple[str, Any], ...] = ()
     input_hash: str = field(init=False)
 
     def __post_init__(self) -> None:
         canon = json.dumps(list(self.messages), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        if self.sampling:  # tasks without sampling keep the hashes (and cache entries) they always had
+            canon += json.dumps(sorted(self.sampling), separators=(",", ":"))
         object.__setattr__(self, "input_hash", hashlib.sha256(canon.encode("utf-8")).hexdigest())
+
+    def with_sampling(self, **sampling: Any) -> JudgeTask[T]:
+        """The same question with these sampling settings (``None`` values are left out)."""
+        kept = tuple(sorted((k, v) for k, v in sampling.items() if v is not None))
+        return JudgeTask(self.prompt, self.messages, self.parse, self.item, kept)
 
     @property
     def kind(self) -> str:
@@ -101,3 +111,23 @@ def qa_answer(item: str, caption: str, question: str, options: list[tuple[str, s
     """``options``: (letter, text) pairs, shown as ``A. text``."""
     shown = "\n".join(f"{letter}. {' '.join(text.split())}" for letter, text in options)
     return _task(P.QA_ANSWER, item, R.parse_qa_answer, caption=caption, question=question, options=shown)
+
+
+def salmonn2_fallback(item: str, caption: str, events: list[str]) -> JudgeTask[R.EventJudgment]:
+    """The simpler question the video-SALMONN 2 protocol asks after its retries fail (avcap's wording)."""
+    return _task(
+        P.SALMONN2_JUDGE_FALLBACK, item, partial(R.parse_event_judgment, events=list(events)),
+        events=P.numbered(events), caption=caption,
+    )
+
+
+def ugc_score(item: str, caption: str, reference: str) -> JudgeTask[R.UGCScores]:
+    return _task(P.UGC_SCORE, item, R.parse_ugc_scores, caption=caption, reference=reference)
+
+
+def vdc_answer(item: str, caption: str, question: str) -> JudgeTask[R.VDCAnswer]:
+    return _task(P.VDC_ANSWER, item, R.parse_vdc_answer, caption=caption, question=question)
+
+
+def vdc_match(item: str, question: str, answer: str, prediction: str) -> JudgeTask[R.VDCMatch]:
+    return _task(P.VDC_MATCH, item, R.parse_vdc_match, question=question, answer=answer, prediction=prediction)

@@ -56,10 +56,13 @@ class FakeOpenAIServer:
         latency_s: float = 0.0,
         faults: FaultPlan | None = None,
         api_key: str | None = None,
+        pass_body: bool = False,
     ):
         if responder is None:
             from avcap.judge.heuristic import answer as responder
         self.responder = responder
+        self.pass_body = pass_body  # call responder(messages, body): it sees seed, top_p, temperature
+        self.bodies: list[dict] = []  # every well-formed request body, in arrival order
         self.latency_s = latency_s
         self.faults = faults or FaultPlan()
         self.api_key = api_key
@@ -107,6 +110,7 @@ class FakeOpenAIServer:
             messages = body["messages"]
         except (ValueError, KeyError):
             return web.json_response({"error": {"message": "bad request"}}, status=400)
+        self.bodies.append(body)
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         fault = self._pick_fault(messages)
@@ -121,7 +125,7 @@ class FakeOpenAIServer:
         if fault == "stall":
             await asyncio.sleep(self.faults.stall_s)
         try:
-            content = self.responder(messages)
+            content = self.responder(messages, body) if self.pass_body else self.responder(messages)
         except Exception as err:  # a responder bug shows up as a 500 with its message
             return web.json_response({"error": {"message": f"responder failed: {err}"}}, status=500)
         if fault == "malformed_answer":

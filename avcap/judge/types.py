@@ -39,10 +39,13 @@ class ChatBackend(Protocol):
         self,
         messages: list[Message],
         *,
-        temperature: float = 0.0,
+        temperature: float | None = 0.0,
         max_tokens: int | None = None,
         response_format_json: bool = True,
     ) -> ChatReply: ...
+
+    # A task that pins sampling (``JudgeTask.sampling``: ``seed``, ``top_p``) passes those as
+    # further keyword arguments; avcap's backends accept them, and tasks without them pass none.
 
 
 class TransientJudgeError(JudgeError):

@@ -169,3 +169,25 @@ def test_an_answer_naming_events_that_do_not_exist_is_reasked_then_failed():
     failed = asyncio.run(judge.ask(task()))
     assert not failed.ok and always_bogus.calls == 3
     assert "not in the list of 2" in failed.error
+
+
+def test_pinned_sampling_reaches_the_backend_and_the_cache_key():
+    backend = ScriptedBackend(script(GOOD))
+    judge = Judge(backend, config=JudgeConfig(temperature=None))
+    plain, seeded = task(), task().with_sampling(seed=2025, top_p=0.1, unused=None)
+    assert seeded.sampling == (("seed", 2025), ("top_p", 0.1)) and seeded.input_hash != plain.input_hash
+    assert task().input_hash == plain.input_hash  # tasks without sampling keep their old hashes
+    asyncio.run(judge.ask(seeded))
+    asyncio.run(judge.ask(plain))
+    assert backend.sampling[0] == {"temperature": None, "max_tokens": None, "seed": 2025, "top_p": 0.1}
+    assert backend.sampling[1] == {"temperature": None, "max_tokens": None}
+    assert judge.key(seeded, 0) != judge.key(plain, 0)
+
+
+def test_transport_failures_are_marked_apart_from_unusable_answers():
+    down = Judge(ScriptedBackend(script(TransientJudgeError("HTTP 503"))),
+                 config=JudgeConfig(retry=RetryPolicy(max_attempts=1)), sleep=RecordingSleep())
+    assert asyncio.run(down.ask(task())).transport
+    garbage = Judge(ScriptedBackend(script("nonsense")), config=JudgeConfig(max_reasks=0))
+    result = asyncio.run(garbage.ask(task()))
+    assert not result.ok and not result.transport

@@ -130,3 +130,37 @@ def test_parsers_raise_only_answer_error_on_random_json():
             except AnswerError:
                 pass
     assert typed > 100  # some random answers have the right shape
+
+
+def test_event_tally_reads_loose_official_style_answers():
+    from avcap.judge.results import parse_event_tally
+
+    events = ["A man opens a door.", "A dog barks.", "Rain falls."]
+    lists = parse_event_tally({"Missing Events": ["A dog barks."], "Number of missing events": 2,
+                               "Incorrect Events": [], "Hallucination Events": ["A cat.", "A cat."]}, events)
+    assert (lists.n_missing, lists.n_incorrect, lists.n_hallucinated) == (1, 0, 2) and lists.missing == (1,)
+    assert any("said 2 but listed 1" in n for n in lists.notes)
+    counts = parse_event_tally({"missing_events": {"count": 2}, "incorrect": "1", "hallucination events": 0}, events)
+    assert (counts.n_missing, counts.n_incorrect, counts.n_hallucinated, counts.missing) == (2, 1, 0, None)
+    for bad, match in (({"missing": [7], "incorrect": [], "hallucinated": []}, "not in the list"),
+                       ({"missing": 3, "incorrect": 1, "hallucinated": 0}, "exceed the 3"),
+                       ({"missing": [], "hallucinated": []}, "no incorrect events"),
+                       ({"missing": -1, "incorrect": 0, "hallucinated": 0}, "not a count")):
+        with pytest.raises(AnswerError, match=match):
+            parse_event_tally(bad, events)
+
+
+def test_ugc_and_vdc_answers_are_validated():
+    from avcap.judge.results import parse_ugc_scores, parse_vdc_answer, parse_vdc_match
+
+    assert parse_ugc_scores({"Visual": "4", "audio": 3.0, "details": 5}) == R.UGCScores(4, 3, 5)
+    for bad in ({"visual": 6, "audio": 3, "details": 3}, {"visual": 2.5, "audio": 3, "details": 3}, {"visual": 3}):
+        with pytest.raises(AnswerError):
+            parse_ugc_scores(bad)
+    assert parse_vdc_answer({"answer": "  a red car "}).answer == "a red car"
+    with pytest.raises(AnswerError):
+        parse_vdc_answer({"answer": ""})
+    assert parse_vdc_match({"pred": "Yes", "score": 4.8}) == R.VDCMatch(True, 4.8)
+    for bad in ({"pred": "maybe", "score": 3}, {"pred": "no", "score": 7}):
+        with pytest.raises(AnswerError):
+            parse_vdc_match(bad)

@@ -107,3 +107,22 @@ def test_missing_key_for_api_openai_com_names_the_variable(monkeypatch):
         create_backend("openai", BackendOptions(model="gpt-4.1"))
     with pytest.raises(ConfigError, match="--judge-model"):
         create_backend("openai", BackendOptions(base_url="http://127.0.0.1:1/v1"))
+
+
+def test_seed_top_p_and_a_server_default_temperature_are_sent_as_asked(server_factory):
+    server = server_factory()
+    backend = OpenAIBackend("judge-m", base_url=server.base_url)
+
+    async def go():
+        try:
+            await backend.chat(list(tasks.salmonn2_judgment("v", "A man.", EVENTS).messages), temperature=None,
+                               seed=2024, top_p=0.1, max_tokens=256)
+            await backend.chat(list(tasks.salmonn2_judgment("v", "A dog.", EVENTS).messages))
+        finally:
+            await backend.aclose()
+
+    asyncio.run(go())
+    first, second = server.bodies
+    assert "temperature" not in first and (first["seed"], first["top_p"], first["max_tokens"]) == (2024, 0.1, 256)
+    assert second["temperature"] == 0.0 and "seed" not in second and "top_p" not in second
+    assert backend.served == {"judge-m": 2}  # the snapshot the server says answered

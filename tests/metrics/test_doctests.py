@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["autodq", "checklist", "dialogue", "elo", "events", "length", "pairs", "qa", "repetition"]
+MODULES = ["agreement", "autodq", "bootstrap", "checklist", "dialogue", "elo", "events", "length", "pairs", "qa", "repetition"]
 
 
 @pytest.mark.parametrize("name", MODULES)

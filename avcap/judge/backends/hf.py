@@ -57,7 +57,8 @@ class HFChatBackend:
                 raise JudgeError(f"judge model {self.model} has no chat template (tokenizer_config.json)")
             self._tokenizer, self._model = tokenizer, model.to(self.device).eval()
 
-    def _generate(self, messages: list[Message], temperature: float, max_tokens: int | None) -> ChatReply:
+    def _generate(self, messages: list[Message], temperature: float | None, max_tokens: int | None,
+                  seed: int | None = None, top_p: float | None = None) -> ChatReply:
         import torch
 
         self.load()
@@ -65,9 +66,16 @@ class HFChatBackend:
         # enable_thinking=False: Qwen3 judges answer directly; other templates ignore the flag.
         text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, enable_thinking=False)
         inputs = tok(text, return_tensors="pt", add_special_tokens=False).to(self.device)
-        kwargs = {"max_new_tokens": max_tokens or self.max_new_tokens, "do_sample": temperature > 0}
-        if temperature > 0:
+        # None (a protocol that leaves sampling to the server) decodes greedily here: a local model
+        # has no server default to defer to, and greedy is the reproducible choice.
+        sample = temperature is not None and temperature > 0
+        kwargs = {"max_new_tokens": max_tokens or self.max_new_tokens, "do_sample": sample}
+        if sample:
             kwargs["temperature"] = temperature
+            if top_p is not None:
+                kwargs["top_p"] = top_p
+            if seed is not None:  # under the lock: one generation at a time, so the seed is this call's
+                torch.manual_seed(int(seed))
         pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         with torch.inference_mode():
             out = self._model.generate(**inputs, pad_token_id=pad, **kwargs)
@@ -78,16 +86,18 @@ class HFChatBackend:
         self,
         messages: list[Message],
         *,
-        temperature: float = 0.0,
+        temperature: float | None = 0.0,
         max_tokens: int | None = None,
         response_format_json: bool = True,
+        seed: int | None = None,
+        top_p: float | None = None,
     ) -> ChatReply:
         loop = asyncio.get_running_loop()
         if self._lock is None or self._lock_loop is not loop:
             self._lock, self._lock_loop = asyncio.Lock(), loop
         async with self._lock:
             try:
-                return await asyncio.to_thread(self._generate, messages, temperature, max_tokens)
+                return await asyncio.to_thread(self._generate, messages, temperature, max_tokens, seed, top_p)
             except JudgeError:
                 raise
             except (RuntimeError, ValueError, IndexError) as err:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections import Counter
 
 from avcap.errors import ConfigError, JudgeError
 from avcap.judge.ratelimit import RateLimiter, RateLimits, estimate_tokens
@@ -43,6 +44,9 @@ class OpenAIBackend:
         self.limiter = RateLimiter(limits) if limits is not None and limits.active else None
         self._session = None
         self._session_loop = None
+        # The snapshot that actually answered ("model" and "system_fingerprint" of each response):
+        # a report records it, since an alias such as "gpt-4.1" moves between snapshots.
+        self.served: Counter[str] = Counter()
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.model!r}, base_url={self.base_url!r}, key={'set' if self.__api_key else 'unset'})"
@@ -67,13 +71,21 @@ class OpenAIBackend:
         self,
         messages: list[Message],
         *,
-        temperature: float = 0.0,
+        temperature: float | None = 0.0,
         max_tokens: int | None = None,
         response_format_json: bool = True,
+        seed: int | None = None,
+        top_p: float | None = None,
     ) -> ChatReply:
         import aiohttp
 
-        payload: dict = {"model": self.model, "messages": messages, "temperature": temperature}
+        payload: dict = {"model": self.model, "messages": messages}
+        if temperature is not None:  # None leaves it to the server's default (some official scripts set none)
+            payload["temperature"] = temperature
+        if top_p is not None:
+            payload["top_p"] = top_p
+        if seed is not None:
+            payload["seed"] = int(seed)
         if max_tokens is not None:
             payload["max_tokens"] = max_tokens
         if response_format_json:
@@ -106,6 +118,10 @@ class OpenAIBackend:
         except (ValueError, KeyError, IndexError, TypeError):
             # A cut-off or garbled response body is a transport fault: asking again is right.
             raise TransientJudgeError(f"unreadable response body from {self.base_url}: {one_line(text, 120)!r}") from None
+        served = data.get("model") if isinstance(data, dict) else None
+        if isinstance(served, str) and served:
+            fingerprint = data.get("system_fingerprint")
+            self.served[served + (f" ({fingerprint})" if isinstance(fingerprint, str) and fingerprint else "")] += 1
         usage = data.get("usage") or {}
         return ChatReply(
             text=message.get("content") or "",

@@ -27,17 +27,20 @@ class ScriptedBackend:
         self.latency_s = latency_s
         self.calls = 0
         self.requests: list[list[Message]] = []
+        self.sampling: list[dict] = []  # per call: temperature, max_tokens and any pinned seed / top_p
 
     async def chat(
         self,
         messages: list[Message],
         *,
-        temperature: float = 0.0,
+        temperature: float | None = 0.0,
         max_tokens: int | None = None,
         response_format_json: bool = True,
+        **sampling,
     ) -> ChatReply:
         self.calls += 1
         self.requests.append(list(messages))
+        self.sampling.append({"temperature": temperature, "max_tokens": max_tokens, **sampling})
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         out = self.responder(list(messages))

@@ -26,7 +26,7 @@ def answer(messages: list[Message]) -> str:
     from avcap.synth.symbolic import judge_caption
 
     spec = P.identify(messages)
-    if spec is None or spec.name != "salmonn2.judge":
+    if spec is None or spec.name not in ("salmonn2.judge", "salmonn2.judge_fallback"):
         name = spec.name if spec else "an unknown prompt"
         raise AnswerError(f"the symbolic judge scores only the salmonn2 metric, not {name}")
     user = next(m["content"] for m in messages if m.get("role") == "user")

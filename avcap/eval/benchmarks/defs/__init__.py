@@ -1,0 +1,1 @@
+"""One declarative module per benchmark; each holds ``SPEC`` and nothing else."""
