@@ -18,6 +18,7 @@ EXPECTED = {
     ("demo",), ("caption",), ("eval",), ("media", "probe"), ("synth", "sample"), ("synth", "dataset"),
     ("train", "align"), ("train", "sft"), ("train", "dpo"), ("train", "gdpo"), ("train", "mrdpo"),
     ("arena", "serve"), ("arena", "rank"), ("arena", "pairs"), ("arena", "gold"), ("arena", "export"),
+    ("bench", "list"), ("bench", "show"), ("bench", "run"), ("bench", "calibrate"),
 }
 
 

@@ -42,7 +42,13 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 @bench_app.command("list")
 def list_command() -> None:
-    """List the benchmarks: name, metric, judge, runs and where to download the data."""
+    """List the benchmarks: name, metric, judge, runs and where to download the data.
+
+    \b
+    Examples:
+      avcap bench list
+      avcap bench show dream-1k
+    """
     from avcap.eval.benchmarks import all_benchmarks
 
     for spec in all_benchmarks().values():
@@ -58,7 +64,10 @@ def show_command(
 ) -> None:
     """Print one benchmark's pinned protocol and where each detail comes from.
 
-    Example: avcap bench show salmonn2-testset
+    \b
+    Examples:
+      avcap bench show salmonn2-testset
+      avcap bench show vdc-detailed --json
     """
     from avcap.errors import AvcapError
     from avcap.eval.benchmarks import get_benchmark

@@ -104,9 +104,13 @@ def caption_cmd(
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one progress bar (ours), not one per weight file
+    from avcap.data.lock import OutputLock
+
     try:
-        captioner = load_captioner(model, backend=backend, device=device, dtype=None if dtype == "auto" else dtype)
-        summary = run_captioning(captioner, items, config)
+        with OutputLock(out, what="captions file"):  # before loading: a second writer stops at once
+            captioner = load_captioner(model, backend=backend, device=device,
+                                       dtype=None if dtype == "auto" else dtype)
+            summary = run_captioning(captioner, items, config)
     except AvcapError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=2) from None

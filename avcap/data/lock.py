@@ -28,19 +28,30 @@ def lock_path(target: str | Path) -> Path:
     return target.with_name(f".{target.name}.lock")
 
 
+# Locks this process holds: lock file -> [descriptor, depth]. A command takes its output's lock
+# before loading a model (a second writer then fails in a second, not after a minute of loading)
+# and the library function it calls takes it again; a second flock from the same process on a
+# new descriptor would conflict with the first, so nested entries share one.
+_HELD: dict[Path, list[int]] = {}
+
+
 class OutputLock:
     """``with OutputLock(path):`` — raise :class:`OutputBusyError` naming the holder's pid at once
-    (never wait) when another process writes ``path``."""
+    (never wait) when another process writes ``path``. Re-entrant within a process."""
 
     def __init__(self, target: str | Path, what: str = "output"):
         self.target = Path(target)
         self.what = what
-        self._fd: int | None = None
+        self._path: Path | None = None
 
     def __enter__(self) -> OutputLock:
         import fcntl
 
-        path = lock_path(self.target)
+        path = lock_path(self.target).resolve()
+        if path in _HELD:
+            _HELD[path][1] += 1
+            self._path = path
+            return self
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -52,10 +63,16 @@ class OutputLock:
                                   f"{self.what}; wait for it to finish, or choose another output") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-        self._fd = fd
+        _HELD[path] = [fd, 1]
+        self._path = path
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor releases the flock
-            self._fd = None
+        path, self._path = self._path, None
+        held = _HELD.get(path) if path is not None else None
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] == 0:
+            del _HELD[path]
+            os.close(held[0])  # closing the descriptor releases the flock

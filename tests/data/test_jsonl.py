@@ -96,3 +96,25 @@ def test_atomic_write_uses_normal_file_permissions(tmp_path: Path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_output_lock_is_exclusive_across_processes_and_reentrant_within_one(tmp_path):
+    import subprocess
+    import sys
+
+    from avcap.data.lock import OutputBusyError, OutputLock
+
+    target = tmp_path / "captions.jsonl"
+    probe = ("import sys; from avcap.data.lock import OutputLock, OutputBusyError\n"
+             "try:\n    OutputLock(sys.argv[1]).__enter__()\nexcept OutputBusyError as e:\n    print(e); sys.exit(3)\n")
+    with OutputLock(target):
+        with OutputLock(target):  # the same process again: allowed
+            pass
+        busy = subprocess.run([sys.executable, "-c", probe, str(target)], capture_output=True, text=True)
+        assert busy.returncode == 3 and "pid" in busy.stdout
+    free = subprocess.run([sys.executable, "-c", probe, str(target)], capture_output=True, text=True)
+    assert free.returncode == 0, free.stdout  # released when the outer block ended
+    try:
+        raise OutputBusyError("x")
+    except OutputBusyError:
+        pass
