@@ -172,12 +172,12 @@ def test_duplicate_caption_ids_are_reported_not_silently_resolved(tmp_path):
 
 
 def test_a_second_evaluation_into_the_same_folder_stops_at_once(bench_files, tmp_path):
-    from avcap.data.lock import OutputLock
+    from ..lock_helpers import held_by_another_process
 
     data, caps_a, _ = bench_files
     out = tmp_path / "o"
     out.mkdir()
-    with OutputLock(out):
+    with held_by_another_process(out) as holder:
         result = invoke("--data", data, "--captions", caps_a, "--judge", "scripted", "--out", out, "--no-progress")
-    assert result.exit_code == 2 and f"pid {os.getpid()}" in result.output
+    assert result.exit_code == 2 and f"pid {holder}" in result.output
     assert not (out / "report.json").exists()

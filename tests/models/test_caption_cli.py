@@ -208,18 +208,13 @@ def test_dataset_media_outside_the_dataset_folder_are_error_rows(videos, tmp_pat
 
 
 def test_a_second_writer_on_the_same_output_stops_at_once_naming_the_holder(videos, tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    from avcap.data.lock import OutputLock
+    from ..lock_helpers import held_by_another_process
 
     out = tmp_path / "captions.jsonl"
-    with OutputLock(out):  # this process writes the file now
-        proc = subprocess.run([sys.executable, "-m", "avcap.cli", "caption", str(videos[0]), "-m", "tiny:omni",
-                               "-o", str(out), *FAST], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2, proc.stderr
-    assert f"pid {os.getpid()}" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    with held_by_another_process(out) as holder:  # another process writes the file now
+        busy = run(videos[0], "-m", "tiny:omni", "-o", out, *FAST)
+    assert busy.exit_code == 2, busy.output
+    assert f"pid {holder}" in busy.output and len(busy.output.strip().splitlines()) == 1
     assert not out.exists() or out.read_text() == ""
     assert run(videos[0], "-m", "tiny:omni", "-o", out, *FAST).exit_code == 0  # the lock went with its holder
 

@@ -185,12 +185,12 @@ def test_every_benchmark_runs_from_the_cli_on_its_official_format(name, tmp_path
 
 
 def test_one_run_per_out_folder(files, tmp_path):
-    from avcap.data.lock import OutputLock
+    from ...lock_helpers import held_by_another_process
 
     data, a, _ = files
     out = tmp_path / "busy"
     out.mkdir()
-    with OutputLock(out, what="report folder"):
+    with held_by_another_process(out):
         busy = bench("run", "salmonn2-testset", "--data", data, "--captions", a, "--out", out, "--judge", "scripted",
                      "--runs", "1", "--no-progress")
     assert busy.exit_code == 2 and "another avcap process" in busy.output
