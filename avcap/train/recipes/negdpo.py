@@ -50,6 +50,19 @@ def preference_items_from(rows: list[dict], source: Path, default_prompt: str) -
     return items
 
 
+def _check_frames(pairs: list[dict], captioner) -> None:
+    """x must be the clip the captions were sampled from: training decodes with the model's own policy."""
+    from avcap.errors import ConfigError
+    from avcap.media import get_policy
+
+    own = get_policy(captioner.frame_policy).name
+    for pair in pairs:
+        frames = (pair.get("sampling") or {}).get("frames")
+        if frames is not None and get_policy(frames).name != own:
+            raise ConfigError(f"pair '{pair.get('id')}' was sampled with --frames {frames}, but {captioner.name} "
+                              f"decodes its training clips with its own policy ({own}); sample again without --frames")
+
+
 def evaluate(cfg: NegDPOConfig, procs: Processes, model_name: str, rows: list[DatasetRow], event_scorer,
              autodq_scorer, out_dir: Path) -> dict:
     """Greedy held-out captions of ``model_name``: pooled Miss/Hall/Total and AutoDQ P/R/F1."""
@@ -132,6 +145,7 @@ def run_negdpo(cfg: NegDPOConfig, event_scorer=None, autodq_scorer=None) -> dict
             cfg, procs, cfg.model.name, held_out, event_scorer, autodq_scorer, out / "eval_start"))
     procs.barrier()
     captioner = load_model(cfg.model, cfg.optim, procs)
+    _check_frames(pairs, captioner)
     objective = DPOObjective(beta=cfg.beta, gdpo=False, concat_forward=cfg.concat_forward)
     report["train"] = fit(cfg, procs, captioner, start=cfg.model.name, items=items,
                           collator=PreferenceCollator(with_ground_truth=False), objective=objective, lora=cfg.lora,
