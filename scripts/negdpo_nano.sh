@@ -50,7 +50,8 @@ train() {  # train NAME [FLAGS...]
       mkdir -p "$OUT/$name"; cp -rn "$OUT/full/eval_start.json" "$OUT/full/eval_start" "$OUT/$name/"
     fi
     avcap train negdpo --config configs/nano/negdpo.yaml --model.name "$START" --data "$OUT/pairs.jsonl" \
-      --eval_data "$RUN/data/heldout/train.json" --output_dir "$OUT/$name" "${budget[@]}" "$@"
+      --eval_data "$RUN/data/heldout/train.json" --media_root "$RUN/data" --output_dir "$OUT/$name" \
+      "${budget[@]}" "$@"
   fi
 }
 train full

@@ -10,7 +10,7 @@ from avcap.models.registry import BACKENDS
 
 NEGATIVES_HELP = """Tarsier2's preference candidates: per video, a caption of the clean clip and one of a corrupted clip, both scored with AutoDQ.
 
-For each row of --data (the SFT training set: videos with reference descriptions) the model samples a caption y of the video and a caption ỹ of a corrupted copy: one of clip-switching (4 segments, 2 swapped), clip-reversing (a window of 50-100 % of the frames reversed), clip-cropping (N frames resampled from a shorter span) or down-sampling (half the frames dropped), drawn uniformly and seeded per video; the kind and its parameters are recorded in the row. AutoDQ scores both against the reference, and eq. 1's filter (ΔDQ_R >= 0, ΔDQ_P >= 0, ΔDQ_R + ΔDQ_P >= δ) is recorded. `avcap train negdpo --data OUT` trains vanilla DPO on the kept pairs, scoring y and ỹ on the clean clip.
+For each row of --data (the SFT training set: videos with reference descriptions) the model samples a caption y of the video and a caption ỹ of a corrupted copy: one of clip-switching (4 segments, 2 swapped), clip-reversing (a window of 50-100 % of the frames reversed), clip-cropping (N frames resampled from a shorter span) or down-sampling (half the frames dropped), drawn uniformly and seeded per video; the kind and its parameters are recorded in the row. AutoDQ scores both against the reference, and eq. 1's filter (ΔDQ_R >= 0, ΔDQ_P >= 0, ΔDQ_R + ΔDQ_P >= δ) is recorded. `avcap train negdpo --data OUT --media_root DATA_DIR` trains vanilla DPO on the kept pairs, scoring y and ỹ on the clean clip (DATA_DIR: where the rows' videos lie, which the training confines them to).
 
 --crop release (default) resamples about 3/4 of the span, as the released code (bytedance/tarsier) does; --crop paper uses half the duration, as the paper writes. The release is the default because its code is what built the published preference data. --second-sample also samples y' of the clean clip, for the paper's "w/o negative sampling" ablation.
 
@@ -74,10 +74,17 @@ def negatives_cmd(
     device: str = typer.Option("auto", help="auto (CUDA if present), cpu, cuda, cuda:1, ..."),
     dtype: str = typer.Option("auto", help="auto, bf16, fp16, fp32."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    media_root: Path = typer.Option(None, "--media-root",
+                                    help="Folder that rows' video/audio paths must lie in (default: the dataset "
+                                         "file's folder)."),
+    allow_outside_paths: bool = typer.Option(False, "--allow-outside-paths",
+                                             help="Let rows name media anywhere (only for datasets you trust)."),
 ) -> None:
     import gc
 
+    from avcap.cli.console import echo_capped
     from avcap.data import load_dataset
+    from avcap.data.lock import OutputLock
     from avcap.errors import AvcapError, ConfigError
     from avcap.models.captioning import resolve_prompt
     from avcap.train.autodq_scoring import make_autodq_scorer, scorer_name
@@ -103,14 +110,13 @@ def negatives_cmd(
         scorer_args = ScorerArgs(kind="symbolic" if judge == "symbolic" else "judge", backend=judge, model=judge_model,
                                  base_url=judge_base_url, cache=str(cache), concurrency=concurrency)
         scorer = make_autodq_scorer(scorer_args, out.parent)
-        dataset = load_dataset(data)
+        dataset = load_dataset(data, media_root=media_root, allow_outside_paths=allow_outside_paths)
     except (ConfigError, ValueError) as err:
         raise typer.BadParameter(str(err)) from err
     except AvcapError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=2) from None
-    for bad in dataset.errors:
-        typer.echo(f"warning: skipped row: {bad}", err=True)
+    echo_capped("skipped row", [str(bad) for bad in dataset.errors])
     if not dataset.rows:
         typer.echo(f"error: {data}: no valid rows", err=True)
         raise typer.Exit(code=2)
@@ -121,19 +127,19 @@ def negatives_cmd(
         from avcap.models import load_captioner
 
         hf_logging.disable_progress_bar()
-        captioner = load_captioner(model, backend=backend, device=device, dtype=None if dtype == "auto" else dtype)
-        bar, advance = _progress(progress, len(rows), "sampling")
-        with bar:
-            sampled = sample_candidates(captioner, rows, samples_path, args, progress=advance)
-        del captioner
-        gc.collect()
-        bar, advance = _progress(progress, len(rows), "judging")
-        with bar:
-            scored, failed = score_candidates(rows, samples_path, out, scorer, scorer_name(scorer), delta, advance)
-        stats = write_stats(out, samples_path, stats_path, len(rows), delta, crop)
-    except ConfigError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(code=2) from None
+        with OutputLock(out, what="pairs file"):  # one writer: a second process would duplicate rows
+            captioner = load_captioner(model, backend=backend, device=device,
+                                       dtype=None if dtype == "auto" else dtype)
+            bar, advance = _progress(progress, len(rows), "sampling")
+            with bar:
+                sampled = sample_candidates(captioner, rows, samples_path, args, progress=advance)
+            del captioner
+            gc.collect()
+            bar, advance = _progress(progress, len(rows), "judging")
+            with bar:
+                scored, failed = score_candidates(rows, samples_path, out, scorer, scorer_name(scorer), delta,
+                                                  advance)
+            stats = write_stats(out, samples_path, stats_path, len(rows), delta, crop)
     except AvcapError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=2) from None
@@ -141,8 +147,7 @@ def negatives_cmd(
                f"{sampled.failed + failed} failed this run")
     typer.echo(format_stats(stats))
     if stats["failed_sampling"] or stats["failed_judging"] or dataset.errors:
-        for example in stats["failure_examples"]:
-            typer.echo(f"failed: {example}", err=True)
+        echo_capped("failed", stats["failures"])
         raise typer.Exit(code=1)
 
 

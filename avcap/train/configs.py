@@ -308,7 +308,7 @@ RECIPE_CONFIGS = {"align": AlignConfig, "sft": SFTConfig, "dpo": DPOConfig, "gdp
 
 
 @dataclass
-class NegDPOConfig:
+class NegDPOConfig(MediaPathArgs):
     """Tarsier2's DPO (§3.3, Appendix D): pairs from `avcap pairs negatives` -> AutoDQ filter -> vanilla DPO.
 
     Each pair is {x, y_w = y, y_l = ỹ}: y is the model's caption of the clean clip x, ỹ its caption
@@ -323,6 +323,7 @@ class NegDPOConfig:
           --judge symbolic --max-new-tokens 128 --second-sample --out runs/nano/negdpo/pairs.jsonl
       avcap train negdpo --config configs/nano/negdpo.yaml
       avcap train negdpo --config configs/nano/negdpo.yaml --no-filter --output_dir runs/nano/negdpo/no_pf
+      avcap train negdpo --data pairs.jsonl --media_root data/ --output_dir runs/negdpo --model.name ./sft
     """
 
     data: str = _help("pairs file written by `avcap pairs negatives` (its rows carry the candidates and "

@@ -309,7 +309,7 @@ def write_stats(out_path: Path, samples_path: Path, stats_path: Path, n_videos: 
     stats = pair_statistics(ok, delta)
     stats.update({"videos": n_videos, "crop": crop, "failed_sampling": len(sample_failures),
                   "failed_judging": len(errors),
-                  "failure_examples": (sample_failures + [e["error"] for e in errors])[:5],
+                  "failures": (sample_failures + [e["error"] for e in errors])[:100],
                   "written": time.strftime("%Y-%m-%dT%H:%M:%S")})
     atomic_write_json(stats_path, stats)
     return stats

@@ -56,8 +56,11 @@ def test_cli_end_to_end_on_tiny_salmonn2(videos, tmp_path, tiny_model, monkeypat
 
     monkeypatch.setattr(DPOObjective, "_forward", spy)
     run = tmp_path / "run"
-    cli("train", "negdpo", "--data", str(out), "--output_dir", str(run), "--model.name", tiny_model,
-        "--model.device", "cpu", "--no-filter", *FAST)
+    train = ["train", "negdpo", "--data", str(out), "--output_dir", str(run), "--model.name", tiny_model,
+             "--model.device", "cpu", "--no-filter", *FAST]
+    refused = cli(*train, code=1)  # the pairs name videos outside their folder: a media root must allow it
+    assert "outside" in refused.output and not (run / "model").exists()
+    cli(*train, "--media_root", str(videos.parent))
     report = json.loads((run / "report.json").read_text())
     assert report["setting"] == "w/o PF" and report["pairs"]["pairs"] == 3
     assert report["train"]["first_step"]["dpo_loss"] == pytest.approx(LN2, abs=1e-5)
@@ -85,6 +88,7 @@ def test_cli_end_to_end_on_tiny_tarsier2_with_held_out_evaluation(videos, tmp_pa
     run = tmp_path / "run"
     cli("train", "negdpo", "--data", str(out), "--output_dir", str(run), "--model.name", "tiny:tarsier2",
         "--model.device", "cpu", "--no-filter", "--train_aligner", "false", "--eval_data", str(videos),
+        "--media_root", str(videos.parent),
         "--eval_max_new_tokens", "4", "--scorer.kind", "judge", "--scorer.backend", "scripted", *FAST)
     report = json.loads((run / "report.json").read_text())
     for stage in ("eval_start", "eval_final"):
@@ -97,9 +101,9 @@ def test_cli_end_to_end_on_tiny_tarsier2_with_held_out_evaluation(videos, tmp_pa
 def test_cli_bad_arguments_and_failed_videos(videos, tmp_path, tiny_model):
     cli("pairs", "negatives", "--data", str(videos), "--model", "tiny:tarsier2", "--crop", "half", code=2)
     rows = [json.loads(line) for line in videos.read_text().splitlines()]
-    rows.append({"id": "gone", "video": str(tmp_path / "missing.mp4"),
+    rows.append({"id": "gone", "video": "missing.mp4",
                  "conversations": [{"from": "gpt", "value": "x"}]})
-    data = tmp_path / "data.jsonl"
+    data = videos.with_name("with_missing.jsonl")
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     result = cli("pairs", "negatives", "--data", str(data), "--model", "tiny:tarsier2", "--judge", "scripted",
                  "--max-new-tokens", "2", "--out", str(tmp_path / "p.jsonl"), "--no-progress", code=1)

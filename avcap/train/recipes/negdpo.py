@@ -19,18 +19,20 @@ resumes from its newest checkpoint, and held-out captions are appended row by ro
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 from avcap.data import DatasetRow, atomic_write_json, atomic_write_text, parse_row
 from avcap.errors import DataError
 from avcap.train.configs import NegDPOConfig
-from avcap.train.data import PreferenceCollator, PreferenceItem, load_rows
+from avcap.train.data import PreferenceCollator, PreferenceItem, config_rows
 from avcap.train.negatives import read_pairs
 from avcap.train.negpairs import select_pairs
 from avcap.train.objectives import DPOObjective
 from avcap.train.recipes.common import (
     Processes,
+    finished_report,
     fit,
     free_memory,
     init_processes,
@@ -40,11 +42,15 @@ from avcap.train.recipes.common import (
 )
 
 
-def preference_items_from(rows: list[dict], source: Path, default_prompt: str) -> list[PreferenceItem]:
-    """Selected pairs -> items; each is scored with the prompt its captions were sampled with."""
+def preference_items_from(rows: list[dict], source: Path, default_prompt: str, media_root: Path | None
+                          ) -> list[PreferenceItem]:
+    """Selected pairs -> items; each is scored with the prompt its captions were sampled with.
+
+    ``media_root`` confines the pairs' video / audio paths (None: any path), as for any dataset.
+    """
     items = []
     for line, obj in enumerate(rows, 1):
-        row = parse_row(obj, source.parent, f"{source}:{line}")
+        row = parse_row(obj, source.parent, f"{source}:{line}", media_root=media_root)
         prompt = (obj.get("sampling") or {}).get("prompt") or row.prompt or default_prompt
         items.append(PreferenceItem(row, prompt, obj["chosen"], obj["rejected"], row.reference))
     return items
@@ -114,8 +120,10 @@ def run_negdpo(cfg: NegDPOConfig, event_scorer=None, autodq_scorer=None) -> dict
     from avcap.train.autodq_scoring import make_autodq_scorer
     from avcap.train.scoring import make_scorer
 
-    procs = init_processes(cfg.optim, cfg.model)
     out = Path(cfg.output_dir)
+    if (finished := finished_report(out)) is not None:
+        return finished
+    procs = init_processes(cfg.optim, cfg.model)
     write_config(cfg, out, procs)
     source = Path(cfg.data)
     if not source.is_file():
@@ -134,8 +142,11 @@ def run_negdpo(cfg: NegDPOConfig, event_scorer=None, autodq_scorer=None) -> dict
     if not pairs:
         raise DataError(f"{source}: no pair passed the selection ({info['setting']}, δ = {cfg.delta}; "
                         f"{info['candidates']} candidates)")
-    items = preference_items_from(pairs, out / "pairs.jsonl", cfg.prompt)
-    held_out = load_rows(cfg.eval_data, what="evaluation") if cfg.eval_data else None
+    # The pairs' media must lie where a dataset's may: inside media_root, by default the pairs file's
+    # folder (so a pairs file from elsewhere cannot make training open arbitrary files).
+    root = None if cfg.allow_outside_paths else Path(os.path.realpath(Path(cfg.media_root or source.resolve().parent)))
+    items = preference_items_from(pairs, source, cfg.prompt, root)  # an OutsidePathError names the fix
+    held_out = config_rows(cfg, cfg.eval_data, what="evaluation") if cfg.eval_data else None
     event_scorer = event_scorer or make_scorer(cfg.scorer, out)
     autodq_scorer = autodq_scorer or make_autodq_scorer(cfg.scorer, out)
     started = time.time()
