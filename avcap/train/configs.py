@@ -317,13 +317,7 @@ class NegDPOConfig(MediaPathArgs):
     The paper's ablations (Table 10): --no-negative-sampling (y_l = a second clean sample y'),
     --no-filter (every candidate is a pair).
 
-    \b
-    Example (the nano world; scripts/negdpo_nano.sh runs the three settings):
-      avcap pairs negatives --data runs/nano/data/dpo/train.json --model runs/nano/sft/model \\
-          --judge symbolic --max-new-tokens 128 --second-sample --out runs/nano/negdpo/pairs.jsonl
-      avcap train negdpo --config configs/nano/negdpo.yaml
-      avcap train negdpo --config configs/nano/negdpo.yaml --no-filter --output_dir runs/nano/negdpo/no_pf
-      avcap train negdpo --data pairs.jsonl --media_root data/ --output_dir runs/negdpo --model.name ./sft
+    Pairs: `avcap pairs negatives --help`; the nano world: configs/nano/negdpo.yaml, scripts/negdpo_nano.sh.
     """
 
     data: str = _help("pairs file written by `avcap pairs negatives` (its rows carry the candidates and "
