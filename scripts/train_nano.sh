@@ -112,6 +112,9 @@ FINAL=$(python -c "import json; print(json.load(open('$RUN/mrdpo/report.json'))[
 [ -f "$RUN/reliance/sft.json" ] || stage reliance_sft reliance sft "$RUN/sft/model"
 [ -f "$RUN/reliance/final.json" ] || stage reliance_final reliance final "$FINAL"
 
+# Tarsier2's DPO (corrupted-video negatives, AutoDQ filter) and Table 10's ablation, beside MrDPO.
+[ -f "$RUN/negdpo/report.json" ] || stage negdpo bash scripts/negdpo_nano.sh
+
 # Held-out table, gDPO vs DPO, audio on vs off, timings -> runs/nano/report.json + TRAINING.md;
 # SHIP=avcap/assets/nano also replaces the shipped model (builtin:nano) with this run's.
 python -m avcap.train.nano_report "$RUN" ${SHIP:+--ship "$SHIP"}

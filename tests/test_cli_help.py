@@ -19,6 +19,7 @@ EXPECTED = {
     ("train", "align"), ("train", "sft"), ("train", "dpo"), ("train", "gdpo"), ("train", "mrdpo"),
     ("arena", "serve"), ("arena", "rank"), ("arena", "pairs"), ("arena", "gold"), ("arena", "export"),
     ("bench", "list"), ("bench", "show"), ("bench", "run"), ("bench", "calibrate"),
+    ("pairs", "negatives"), ("pairs", "stats"), ("train", "negdpo"),
 }
 
 
@@ -87,7 +88,7 @@ def test_help_has_a_working_example_and_no_flag_types(path):
     assert "<bool>" not in text
 
 
-@pytest.mark.parametrize("recipe", ["align", "sft", "dpo", "gdpo", "mrdpo"])
+@pytest.mark.parametrize("recipe", ["align", "sft", "dpo", "gdpo", "mrdpo", "negdpo"])
 def test_train_examples_use_real_config_keys(recipe):
     from avcap.config import parse_overrides
     from avcap.train.configs import RECIPE_CONFIGS

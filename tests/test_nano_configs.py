@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from avcap.config import load_config
-from avcap.train.configs import AlignConfig, MrDPOConfig, SFTConfig
+from avcap.train.configs import AlignConfig, MrDPOConfig, NegDPOConfig, SFTConfig
 
 NANO = Path(__file__).resolve().parents[1] / "configs" / "nano"
-RECIPES = {"align": AlignConfig, "sft": SFTConfig, "mrdpo": MrDPOConfig}
+RECIPES = {"align": AlignConfig, "sft": SFTConfig, "mrdpo": MrDPOConfig, "negdpo": NegDPOConfig}
 
 
-def test_the_three_stages_are_shipped():
+def test_the_stages_are_shipped():
     assert sorted(p.stem for p in NANO.glob("*.yaml")) == sorted(RECIPES)
 
 
@@ -36,3 +36,13 @@ def test_stages_chain_and_mrdpo_is_judged_symbolically_on_held_out_rows():
     assert callable(make_scorer(mrdpo.scorer, "unused"))
     # Held-out rows come from a different synthetic set than the training and preference rows.
     assert len({Path(mrdpo.eval_data).parent, Path(mrdpo.data).parent, Path(sft.data).parent}) == 3
+
+
+def test_negdpo_starts_where_mrdpo_does_and_evaluates_alike():
+    """Tarsier2's DPO compares with MrDPO: the same SFT model, preference videos, held-out set and LoRA."""
+    mrdpo, negdpo = (load_config(RECIPES[s], NANO / f"{s}.yaml") for s in ("mrdpo", "negdpo"))
+    assert negdpo.model.name == mrdpo.model.name
+    assert Path(negdpo.data).parent.name == "negdpo" and negdpo.eval_data == mrdpo.eval_data
+    assert negdpo.eval_max_new_tokens == mrdpo.eval_max_new_tokens
+    assert negdpo.lora == mrdpo.lora and negdpo.optim.learning_rate == mrdpo.round_lrs[0]
+    assert negdpo.scorer.kind == "symbolic" and negdpo.delta == 0.3 and negdpo.beta == 0.1

@@ -29,6 +29,10 @@ RECIPE_HELP = {
     "gdpo": "One gDPO round: DPO + λ·cross-entropy on the ground-truth caption (video-SALMONN 2 eq. 9).",
     "mrdpo": "Multi-round DPO: per round sample, judge, select pairs (Table 6), train gDPO, merge the LoRA.",
 }
+RECIPE_EXAMPLES["negdpo"] = ("avcap train negdpo --data pairs.jsonl --media_root synth --output_dir runs/negdpo "
+                              "--model.name builtin:nano --lora.r 16")
+RECIPE_HELP["negdpo"] = ("Tarsier2 DPO: pairs from `avcap pairs negatives` (clean vs corrupted-video caption), "
+                         "AutoDQ-filtered, vanilla DPO on the clean clip.")
 
 LAUNCH = """\b
 Launch on several GPUs or nodes with torchrun or accelerate:
@@ -39,13 +43,15 @@ A killed run resumes when re-run with the same output_dir."""
 
 
 def _help(name: str) -> str:
+    import inspect
+
     from avcap.config import config_help
     from avcap.train.configs import RECIPE_CONFIGS
 
     cls = RECIPE_CONFIGS[name]
     options = config_help(cls)
     example = f"\b\nExample (offline):\n  {RECIPE_EXAMPLES[name]}\n\n" if name in RECIPE_EXAMPLES else ""
-    return (f"{RECIPE_HELP[name]}\n\n{(cls.__doc__ or '').strip()}\n\n" + example + LAUNCH.format(name=name)
+    return (f"{RECIPE_HELP[name]}\n\n{inspect.cleandoc(cls.__doc__ or '')}\n\n" + example + LAUNCH.format(name=name)
             + "\n\n\b\nConfig keys (YAML or --key value):\n" + options)
 
 

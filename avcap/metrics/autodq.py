@@ -14,6 +14,11 @@ again computed from those two means — *not* the mean of the per-source F1s. Ta
 Table 1 confirms it: for Tarsier2-7B the per-source P and R average to 42.8 / 41.1 and
 F1(42.8, 41.1) = 42.0 is the reported overall, while the mean of the per-source F1s
 would be 41.8.
+
+Tarsier2's preference filter (§3.3, eq. 1) keeps a pair {y_w, y_l} only when the chosen
+caption is at least as good on both AutoDQ scores and better by δ in sum:
+ΔDQ_R >= 0, ΔDQ_P >= 0 and ΔDQ_R + ΔDQ_P >= δ, with Δ = score(y_w) - score(y_l), each
+caption scored against the video's reference description; δ = 0.3 (Appendix D).
 """
 
 from __future__ import annotations
@@ -38,6 +43,45 @@ def f1(precision: float, recall: float) -> float:
     if precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)
+
+
+# Scores are ratios of small counts, so a sum meant to equal δ can land one float ulp below it
+# (0.6 - 0.4 + 0.5 - 0.4 = 0.29999999999999993): the comparisons allow this slack.
+_TOLERANCE = 1e-9
+TARSIER2_DELTA = 0.3  # Appendix D
+
+
+def autodq_deltas(chosen: tuple[float, float], rejected: tuple[float, float]) -> tuple[float, float]:
+    """``(ΔDQ_P, ΔDQ_R)``: chosen minus rejected, from ``(precision, recall)`` of each caption.
+
+    >>> autodq_deltas((0.8, 0.6), (0.5, 0.5))
+    (0.30000000000000004, 0.09999999999999998)
+    """
+    try:
+        (p_w, r_w), (p_l, r_l) = chosen, rejected
+    except (TypeError, ValueError):
+        raise MetricInputError("autodq_deltas: chosen and rejected must be (precision, recall) pairs") from None
+    p_w, r_w = require_fraction("chosen precision", p_w), require_fraction("chosen recall", r_w)
+    p_l, r_l = require_fraction("rejected precision", p_l), require_fraction("rejected recall", r_l)
+    return p_w - p_l, r_w - r_l
+
+
+def keep_preference_pair(delta_p: float, delta_r: float, delta: float = TARSIER2_DELTA) -> bool:
+    """Tarsier2 eq. 1: ``ΔDQ_R >= 0 and ΔDQ_P >= 0 and ΔDQ_R + ΔDQ_P >= δ``.
+
+    >>> keep_preference_pair(0.3, 0.1)        # better on both, by 0.4 in sum
+    True
+    >>> keep_preference_pair(0.4, -0.1)       # sum 0.3, but recall got worse
+    False
+    >>> keep_preference_pair(0.1, 0.1)        # better on both, by too little
+    False
+    """
+    delta_p = require_real("delta_p", delta_p)
+    delta_r = require_real("delta_r", delta_r)
+    delta = require_real("delta", delta)
+    if not (-1 - _TOLERANCE <= delta_p <= 1 + _TOLERANCE and -1 - _TOLERANCE <= delta_r <= 1 + _TOLERANCE):
+        raise MetricInputError(f"keep_preference_pair: deltas must be in [-1, 1], got {delta_p}, {delta_r}")
+    return delta_r >= -_TOLERANCE and delta_p >= -_TOLERANCE and delta_r + delta_p >= delta - _TOLERANCE
 
 
 def _ratio(name: str, hits: int, total: int) -> float:

@@ -97,6 +97,34 @@ class VLCaptioner(QwenCaptioner):
         self.frame_policy = "tarsier2" if self.tarsier2 else "qwen-vl"
         self.default_prompt = TARSIER2_PROMPT if self.tarsier2 else VISUAL_PROMPT
 
+    def parameter_groups(self) -> dict[str, list]:
+        """What training may open: ``llm`` (the language model and its head), ``visual_encoder`` (the
+        ViT), ``visual_aligner`` (its patch merger); no ``audio_aligner`` (the model hears nothing)."""
+        inner = self.model.model
+        merger = list(inner.visual.merger.parameters())
+        in_merger = {id(p) for p in merger}
+        return {"llm": [*inner.language_model.parameters(), *self.model.lm_head.parameters()],
+                "visual_encoder": [p for p in inner.visual.parameters() if id(p) not in in_merger],
+                "visual_aligner": merger, "audio_aligner": []}
+
+    def save_pretrained(self, out_dir: str | Path) -> Path:
+        """A checkpoint ``load`` reads back as the same variant: weights in transformers' layout, the
+        tokenizer / processor files of the source checkpoint, and -- for Tarsier2 -- its LLaVA-style
+        ``config.json`` (the loader rebuilds the Qwen2-VL config from it and maps nothing else)."""
+        import shutil
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        source = getattr(self, "source", None)
+        if source is not None:
+            for file in Path(source).iterdir():
+                if file.is_file() and not file.name.endswith((".safetensors", ".bin", ".index.json")):
+                    shutil.copy2(file, out / file.name)
+        self.model.save_pretrained(out)
+        if self.tarsier2 and source is not None:
+            shutil.copy2(Path(source) / "config.json", out / "config.json")
+        return out
+
     def encode(self, clip: Clip, prompt: str) -> dict:
         if clip.num_frames == 0:
             raise ModelError(f"{clip.path}: audio-only clip (no frames): {self.name} is a visual-only "
@@ -166,7 +194,9 @@ def load(name_or_path, device: str = "cpu", dtype=None, name: str | None = None)
     settings = read_settings(path)
     default_pixels = {"tarsier2": TARSIER2_PIXELS, "qwen3-vl": QWEN3_VL_PIXELS}.get(variant, QWEN_VL_PIXELS)
     pixels = PixelBudget(**settings["pixels"]) if "pixels" in settings else default_pixels
-    return VLCaptioner(name or str(name_or_path), model, processor, device, torch_dtype, variant, pixels)
+    captioner = VLCaptioner(name or str(name_or_path), model, processor, device, torch_dtype, variant, pixels)
+    captioner.source = path  # the checkpoint folder: save_pretrained copies its non-weight files
+    return captioner
 
 
 # ---------------------------------------------------------------------------------------------

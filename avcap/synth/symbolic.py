@@ -216,6 +216,28 @@ def judge_caption(script_or_events: Script | Mapping | Sequence[str], caption: s
     )
 
 
+def autodq_counts(script_or_events: Script | Mapping | Sequence[str], caption: str) -> tuple[int, int, int, int]:
+    """AutoDQ's four counts for a caption of the synthetic world, exactly (Tarsier2 footnote 3).
+
+    ``(n_ref_events, n_ref_entailed, n_pred_events, n_pred_entailed)`` for
+    :func:`avcap.metrics.autodq.autodq_item`. Extraction: the reference events are the script's;
+    the caption's events are its clauses (every clause the parser splits off, unreadable ones
+    included: an LLM extractor would list some event for them, and none is entailed). Entailment:
+    an event is entailed by the other description when :func:`judge_caption` matches it as told
+    *correctly* -- the same kind and attributes, in time order among the correct ones. An event
+    told with a wrong attribute or out of order contradicts the other description, which AutoDQ
+    does not count; so both numerators are the number of correct matches.
+
+    >>> autodq_counts(["A low tone plays.", "A red square appears on the left."], "A low tone plays. Blah.")
+    (2, 1, 2, 1)
+    """
+    judgment = judge_caption(script_or_events, caption)
+    correct = judgment.n_events - len(judgment.missing) - len(judgment.incorrect)
+    # Each caption clause is correct, the match of one incorrect event, or hallucinated.
+    n_pred = correct + len(judgment.incorrect) + len(judgment.hallucinated)
+    return judgment.n_events, correct, n_pred, correct
+
+
 def judge_rows(rows: Iterable[Mapping]) -> list[SymbolicJudgment]:
     """Judge many items: each row holds ``caption`` and ``script`` (or ``events`` sentences)."""
     out = []
@@ -230,4 +252,4 @@ def judge_rows(rows: Iterable[Mapping]) -> list[SymbolicJudgment]:
     return out
 
 
-__all__ = ["FIELDS", "SymbolicJudgment", "judge_caption", "judge_rows", "mismatches"]
+__all__ = ["FIELDS", "SymbolicJudgment", "autodq_counts", "judge_caption", "judge_rows", "mismatches"]

@@ -305,3 +305,58 @@ class MrDPOConfig(MediaPathArgs):
 
 
 RECIPE_CONFIGS = {"align": AlignConfig, "sft": SFTConfig, "dpo": DPOConfig, "gdpo": DPOConfig, "mrdpo": MrDPOConfig}
+
+
+@dataclass
+class NegDPOConfig(MediaPathArgs):
+    """Tarsier2's DPO (§3.3, Appendix D): pairs from `avcap pairs negatives` -> AutoDQ filter -> vanilla DPO.
+
+    Each pair is {x, y_w = y, y_l = ỹ}: y is the model's caption of the clean clip x, ỹ its caption
+    of a corrupted clip; the corrupted clip only generated ỹ, and both captions are scored on the
+    clean clip x (eq. 2). A pair is kept when ΔDQ_R >= 0, ΔDQ_P >= 0 and ΔDQ_R + ΔDQ_P >= δ (eq. 1).
+    The paper's ablations (Table 10): --no-negative-sampling (y_l = a second clean sample y'),
+    --no-filter (every candidate is a pair).
+
+    Pairs: `avcap pairs negatives --help`; the nano world: configs/nano/negdpo.yaml, scripts/negdpo_nano.sh.
+    """
+
+    data: str = _help("pairs file written by `avcap pairs negatives` (its rows carry the candidates and "
+                      "their AutoDQ scores)")
+    output_dir: str = _help("run folder: pairs.jsonl + pair_stats.json (the selected pairs), checkpoints/, "
+                            "trained/, model/ (merged captioner), eval_*/ and report.json")
+    no_negative_sampling: bool = _help("ablation 'w/o NS': the rejected caption is a second sample of the clean "
+                                       "clip (needs pairs made with --second-sample)", default=False)
+    no_filter: bool = _help("ablation 'w/o PF': keep every candidate pair, no AutoDQ filter", default=False)
+    delta: float = _help("filter threshold δ of eq. 1 (Appendix D: 0.3)", default=0.3)
+    num_pairs: int = _help("pairs drawn at random from the eligible ones so every setting trains on the same "
+                           "amount (paper: 20K); 0 = all", default=0)
+    beta: float = _help("DPO β (Appendix D: 0.1)", default=0.1)
+    concat_forward: bool = _help("score chosen and rejected in one forward pass", default=True)
+    prompt: str = _help("prompt for pairs that carry none (pairs record the prompt they were sampled with)",
+                        default=DEFAULT_PROMPT)
+    train_aligner: bool = _help("train the audio aligner too, where the model has one", default=True)
+    disable_dropout: bool = _help("turn off the model's dropout so policy and reference agree at step 0",
+                                  default=True)
+    eval_data: str | None = _help("held-out rows captioned greedily before and after, scored with "
+                                  "Miss/Hall/Total and AutoDQ P/R/F1 by `scorer`", default=None)
+    eval_max_new_tokens: int = _help("caption length limit for eval_data", default=512)
+    eval_batch_size: int = _help("videos per generate call in the held-out evaluation", default=8)
+    model: ModelArgs = field(default_factory=ModelArgs, metadata={"help": "the SFT model (policy and reference)"})
+    lora: LoraArgs = field(default_factory=LoraArgs, metadata={"help": "the LoRA adapter (the paper trains all "
+                                                                         "parameters; avcap's DPO trains a LoRA)"})
+    optim: OptimArgs = field(default_factory=lambda: OptimArgs(learning_rate=1e-6),
+                             metadata={"help": "optimisation (Tarsier2 DPO: lr 1e-6)"})
+    scorer: ScorerArgs = field(default_factory=ScorerArgs, metadata={"help": "held-out scoring"})
+
+    def __post_init__(self) -> None:
+        _check_common(self)
+        _check_dpo(self.beta, 0.0)
+        if not math.isfinite(self.delta):
+            raise ValueError("delta must be a finite number")
+        if self.num_pairs < 0:
+            raise ValueError("num_pairs must be >= 0 (0 = all)")
+        if self.eval_max_new_tokens < 1 or self.eval_batch_size < 1:
+            raise ValueError("eval_max_new_tokens and eval_batch_size must be >= 1")
+
+
+RECIPE_CONFIGS["negdpo"] = NegDPOConfig

@@ -15,6 +15,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from avcap.data import DatasetRow, load_dataset
+from avcap.data.grounding import check_frame_tags
 from avcap.errors import DataError
 from avcap.media.clip import Clip
 from avcap.models.base import TrainExample
@@ -91,10 +92,15 @@ def row_prompt(row: DatasetRow, default_prompt: str) -> str:
 
 
 def supervised_items(rows: list[DatasetRow], default_prompt: str) -> list[SupervisedItem]:
+    """Rows with their answer; a frame-grounded answer (Tarsier2's ``<frame: i-j>``) is checked here."""
     items = []
     for row in rows:
         if not row.reference:
             raise DataError(f"{row.source}: row '{row.id}' has no ground-truth answer (a 'gpt' turn)")
+        try:
+            check_frame_tags(row.reference)
+        except DataError as err:
+            raise DataError(f"{row.source}: row '{row.id}': {err}") from None
         items.append(SupervisedItem(row, row_prompt(row, default_prompt), row.reference))
     return items
 
@@ -147,6 +153,11 @@ class ClipDataset(Dataset):
 
 
 def collate_supervised(batch: list[tuple[Clip, SupervisedItem]]) -> SupervisedBatch:
+    for clip, item in batch:  # a frame tag must name one of the frames the model is shown
+        try:
+            check_frame_tags(item.answer, clip.num_frames)
+        except DataError as err:
+            raise DataError(f"{item.row.source}: row '{item.row.id}': {err} under this frame policy") from None
     return SupervisedBatch(
         ids=[item.row.id for _, item in batch],
         examples=[TrainExample(clip, item.prompt, item.answer) for clip, item in batch],

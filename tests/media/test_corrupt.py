@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from avcap.media.corrupt import CORRUPTIONS, corrupt_frame_times, random_corruption
+from avcap.media.corrupt import CORRUPTIONS, corrupt, corrupt_frame_times, draw_kind, random_corruption
 
 TIMES = [float(k) for k in range(16)]  # 16 frames, 1 s apart (Tarsier2's default N)
 SEEDS = range(25)
@@ -80,3 +80,46 @@ def test_random_corruption_picks_each_kind_deterministically():
     assert {kind for kind, _ in picks.values()} == set(CORRUPTIONS)
     for seed, (kind, out) in picks.items():
         assert out == corrupt_frame_times(TIMES, kind, seed)
+
+
+def test_paper_crop_resamples_half_the_span_at_a_random_start():
+    starts = set()
+    for seed in SEEDS:
+        c = corrupt(TIMES, "crop", seed, crop="paper")
+        assert len(c.times) == 16 and c.indices is None and c.params["mode"] == "paper"
+        assert c.times[-1] - c.times[0] == pytest.approx(7.5)  # half of the 15 s span
+        assert 0.0 <= c.times[0] and c.times[-1] <= 15.0
+        assert (c.params["start"], c.params["end"]) == pytest.approx((c.times[0], c.times[-1]))
+        starts.add(round(c.times[0], 6))
+    assert len(starts) > 5
+    assert corrupt([2.0], "crop", 0, crop="paper").times == [2.0]
+    with pytest.raises(ValueError, match="crop mode"):
+        corrupt(TIMES, "crop", 0, crop="half")
+
+
+@pytest.mark.parametrize("kind", CORRUPTIONS)
+def test_recorded_parameters_reproduce_the_times(kind):
+    for seed in SEEDS:
+        c = corrupt(TIMES, kind, seed)
+        assert c.times == corrupt_frame_times(TIMES, kind, seed)
+        if c.indices is not None:  # reorder / drop kinds: the clean frames at these positions
+            assert c.times == [TIMES[i] for i in c.indices]
+        p = c.params
+        if kind == "exchange":
+            a, b = p["swapped"]
+            assert c.times[4 * a : 4 * a + 4] == TIMES[4 * b : 4 * b + 4]
+        elif kind == "reverse":
+            s, n = p["start"], p["length"]
+            assert c.times[s : s + n] == TIMES[s : s + n][::-1]
+        elif kind == "crop":
+            assert (c.times[0], c.times[-1]) == (p["start"], p["end"]) and p["mode"] == "release"
+        else:
+            assert c.indices == p["kept"]
+        assert c.to_dict()["kind"] == kind and len(c.to_dict()["frame_times"]) == len(c.times)
+
+
+def test_draw_kind_is_uniform_over_the_four_kinds():
+    counts = {k: 0 for k in CORRUPTIONS}
+    for seed in range(4000):
+        counts[draw_kind(seed)] += 1
+    assert all(900 < c < 1100 for c in counts.values()), counts

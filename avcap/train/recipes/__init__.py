@@ -45,3 +45,12 @@ def _mrdpo(cfg):
 
 
 RECIPES = {"align": _align, "sft": _sft, "dpo": _dpo, "gdpo": _dpo, "mrdpo": _mrdpo}
+
+
+def _negdpo(cfg):
+    from avcap.train.recipes.negdpo import run_negdpo
+
+    return run_negdpo(cfg)
+
+
+RECIPES["negdpo"] = _negdpo
