@@ -128,7 +128,7 @@ def load_image_clip(path: str | Path) -> Clip:
     try:
         with Image.open(file) as image:
             rgb = ImageOps.exif_transpose(image).convert("RGB")
-            frame = np.asarray(rgb, dtype=np.uint8)
+            frame = np.array(rgb, dtype=np.uint8)  # a writable copy (torch warns on read-only arrays)
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise NotAVideoError(path, f"not a readable image ({type(err).__name__}: {err})") from None
     if frame.size == 0:

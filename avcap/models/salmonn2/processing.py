@@ -302,13 +302,18 @@ class V1Processor(_Processor):
 
     def __init__(self, tokenizer, spec: V1Spec, interleave: str = "release"):
         super().__init__(tokenizer, spec.aligner)
-        from transformers import SiglipImageProcessor
         from transformers.image_utils import PILImageResampling
+
+        try:  # transformers 5: the PIL backend; its default SiglipImageProcessor resizes with torchvision,
+            # whose bicubic differs from PIL's by one grey level on some pixels (the release resizes with PIL)
+            from transformers import SiglipImageProcessorPil as SiglipImageProcessor
+        except ImportError:  # transformers 4: SiglipImageProcessor is PIL-based
+            from transformers import SiglipImageProcessor
 
         self.spec = spec
         self.interleave = interleave  # "release" (the code the weights were trained with) or "paper" (eq. 4)
         side = int(spec.vision["image_size"])
-        # The release's SigLipImageProcessor: plain resize to a square (bicubic), scale, normalize 0.5/0.5.
+        # The release's SigLipImageProcessor: plain PIL resize to a square (bicubic), scale, normalize 0.5/0.5.
         self.image_processor = SiglipImageProcessor(
             do_resize=True, size={"height": side, "width": side}, resample=PILImageResampling.BICUBIC,
             do_rescale=True, rescale_factor=1 / 255, do_normalize=True, image_mean=[0.5] * 3, image_std=[0.5] * 3,
