@@ -185,7 +185,9 @@ def test_v1_matches_the_official_tree(v1_tree, frames, seconds):
 
 def test_v1_visual_only_rows_get_the_release_time_tokens(v1_tree):
     captioner = tiny_captioner("v1")
-    clip = make_clip(4, 3.3, seed=5, empty_audio=True)
+    clip = make_clip(12, 11.5, seed=5, empty_audio=True)  # times 0.96 .. 11.5: "1.0" to "11.5", unequal lengths
+    lengths = {len(t) for t in official_v1.time_token_ids(captioner.tokenizer, 12, 11.5)}
+    assert len(lengths) > 1  # so the zero padding is exercised
     embeds = _official_v1(v1_tree, captioner, clip)
     with torch.no_grad():
         ours = captioner.model(captioner.processor([clip], [PROMPT]))
