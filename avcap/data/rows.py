@@ -27,8 +27,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from avcap.data.records import in_file_order, read_records
 from avcap.data.official import Turns, preference_pair, read_options, read_turns
+from avcap.data.records import in_file_order, read_records
 from avcap.errors import DataError
 
 # Media placeholders of the official releases: <video>; <audio> for audio-only rows; LLaVA's

@@ -61,6 +61,16 @@ class SamplingPolicy:
         settings = ", ".join(f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self) if f.init and f.name != "name")
         return f"{self.name} ({settings})"
 
+    def label(self) -> str:
+        """The name for a policy with its defaults, ``describe()`` once a setting was changed (so a
+        captions file records, and a resume compares, the frames actually used)."""
+        factory = POLICIES.get(self.name)
+        try:
+            default = factory() if factory is not None else None
+        except ConfigError:
+            default = None
+        return self.name if default == self else self.describe()
+
     # The policy's own setting behind each generic ``avcap caption`` flag (--fps, --max-frames,
     # --max-pixels); None: the policy has no such knob (the reason is given in NO_KNOB).
     KNOBS: ClassVar[dict[str, str | None]] = {"fps": None, "max_frames": None, "max_pixels": None}

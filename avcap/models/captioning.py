@@ -257,7 +257,8 @@ def _run_locked(captioner, items: list[CaptionItem], config: CaptionRunConfig) -
         return config.prompt or item.prompt or default_prompt
 
     def generation_record(prompt: str) -> dict:
-        record = {**dataclasses.asdict(gen), "frames": policy.name, "prompt": prompt}
+        record = {**dataclasses.asdict(gen), "frames": policy.label(), "prompt": prompt}
+        record.update(getattr(captioner, "input_options", dict)())  # e.g. interleave / positions (salmonn2)
         if config.mute_audio:
             record["audio"] = "muted"
         return record

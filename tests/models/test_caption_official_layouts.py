@@ -112,6 +112,12 @@ def test_frame_overrides_reach_the_policy_and_the_model(official_rows, tmp_path)
                  "--no-progress", "--fps", "2", "--max-frames", "3", "--max-pixels", "3136", "--positions", "training")
     assert result.exit_code == 0, result.output
     assert all(r["error"] is None for r in rows(out))
+    generation = rows(out)[0]["generation"]
+    assert generation["frames"].startswith("salmonn2-plus (interval_s=0.5, min_frames=3, max_frames=3, max_pixels=3136")
+    assert generation["positions"] == "training"
+    again = run(official_rows / "video.jsonl", "--model", tiny_dir("plus"), "--out", out, "--max-new-tokens", "2",
+                "--no-progress", "--fps", "2", "--max-frames", "3", "--max-pixels", "3136")
+    assert again.exit_code == 2 and "positions" in again.output  # a resume with other inputs is refused
 
 
 class _Recorder:

@@ -146,6 +146,12 @@ class Salmonn2Captioner:
             self.processor.video = dataclasses.replace(self.processor.video, max_frame_pixels=policy.max_pixels,
                                                        max_frames=policy.max_frames, min_frame_pixels=policy.min_pixels)
 
+    def input_options(self) -> dict:
+        """The release-specific input options in force, for the captions file's generation record."""
+        if self.variant == PLUS:
+            return {"positions": self.caption_positions}
+        return {"interleave": self.processor.interleave}
+
     def adapter_module_name(self, official: str) -> str:
         """avcap's name of a module or parameter named as in the release (for PEFT adapters)."""
         from avcap.models.salmonn2.checkpoints import to_avcap
