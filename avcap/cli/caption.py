@@ -20,17 +20,24 @@ Examples:
   avcap caption clip.mp4 --model builtin:nano       # the shipped nano model, offline
   avcap caption clip.mp4 --model tiny:omni          # offline miniature
   avcap caption videos/ -o captions.jsonl -b 8      # default model
+  avcap caption clip.mp4 -m ./lora_adapter --base-model ./base_ckpt
+  avcap caption long.mp4 --max-frames 256 --max-pixels 100000
   avcap caption test.json -m AVoCaDO-Captioner/AVoCaDO
   avcap caption videos/ -m ./ckpt --prompt-preset tarsier2-grounded
   avcap caption train.jsonl --temperature 1 -n 8 --seed 0 -o samples.jsonl
 
 \b
-Models (--model): a model-hub id, a checkpoint folder, the shipped builtin:nano, or a miniature:
+Models (--model): a model-hub id, a checkpoint folder, a PEFT adapter
+(folder or hub id with adapter_config.json, loaded on its base), the shipped
+builtin:nano, or a miniature:
   tiny:salmonn2  tiny:salmonn2-v1  tiny:omni (Qwen2.5-Omni thinker)
   tiny:qwen3-omni  tiny:qwen2-vl  tiny:qwen2.5-vl  tiny:qwen3-vl
   tiny:tarsier2
 The family is read from config.json (--backend auto). Default model:
-{DEFAULT_MODEL} (video-SALMONN 2+ 7B).
+{DEFAULT_MODEL} (video-SALMONN 2+ 7B; also _3B_full, _72B_full).
+Each model is fed as its authors run it (frames, pixels, prompt, length,
+layout; docs/parity.md); --fps, --max-frames, --max-pixels, --interleave
+and --positions change that.
 
 \b
 Output (--out): rows appended and flushed one at a time:
@@ -49,15 +56,34 @@ def caption_cmd(
     backend: str = typer.Option("auto", help="Model family: " + ", ".join(BACKENDS) + " (auto reads config.json)."),
     prompt: str = typer.Option(None, help="Instruction for every video (overrides dataset prompts)."),
     prompt_preset: str = typer.Option(None, "--prompt-preset",
-                                      help="Named prompt: default, avocado, tarsier2, tarsier2-grounded."),
+                                      help="Named prompt: default, salmonn2, salmonn2-v1, avocado, tarsier2, "
+                                           "tarsier2-grounded."),
     batch_size: int = typer.Option(1, "--batch-size", "-b", help="Videos per generate call (left-padded, KV cache)."),
-    max_new_tokens: int = typer.Option(2048, "--max-new-tokens", help="Caption length limit in tokens (AVoCaDO: 2048)."),
+    max_new_tokens: int = typer.Option(None, "--max-new-tokens", show_default="the model's own",
+                                       help="Caption length limit in tokens (video-SALMONN 2: 1024, AVoCaDO: 2048, "
+                                            "Tarsier2: 512)."),
     temperature: float = typer.Option(0.0, help="0 = greedy decoding; > 0 samples."),
     top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass (with --temperature > 0)."),
     repetition_penalty: float = typer.Option(1.0, "--repetition-penalty", help="1.0 = off."),
     num_samples: int = typer.Option(1, "--num-samples", "-n", help="Captions per video (needs --temperature > 0)."),
     seed: int = typer.Option(None, help="Random seed for sampling (reproducible for the same inputs and batch size)."),
     frames: str = typer.Option(None, "--frames", help=f"Frame sampling policy ({_POLICIES}); default: the model's own."),
+    fps: float = typer.Option(None, "--fps", help="Frames per second of the frame policy (2+: 1 / interval).",
+                              show_default="the policy's"),
+    max_frames: int = typer.Option(None, "--max-frames", help="Most frames per video (Tarsier2: the frame count).",
+                                   show_default="the policy's"),
+    max_pixels: int = typer.Option(None, "--max-pixels", help="Pixel budget of one frame (2+: 61,250; AVoCaDO: 401,408).",
+                                   show_default="the policy's"),
+    interleave: str = typer.Option(None, "--interleave",
+                                   help="First video-SALMONN 2 release: 'release' (its code, the default) or "
+                                        "'paper' (eq. 4).", show_default="release"),
+    positions: str = typer.Option(None, "--positions",
+                                  help="video-SALMONN 2+ generation positions: 'release-inference' (its generate(), "
+                                       "the paper's numbers; default) or 'training'.", show_default="release-inference"),
+    adapter: str = typer.Option("merge", "--adapter", help="A PEFT adapter --model: 'merge' into the base (as the "
+                                                           "release does) or 'keep' as LoRA layers."),
+    base_model: str = typer.Option(None, "--base-model", help="Base checkpoint of an adapter --model (default: its "
+                                                               "adapter_config.json base_model_name_or_path)."),
     device: str = typer.Option("auto", help="auto (CUDA if present), cpu, cuda, cuda:1, ..."),
     dtype: str = typer.Option("auto", help="auto (bf16 on GPU, float32 on CPU), bf16, fp16, fp32."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar with ETA."),
@@ -78,6 +104,7 @@ def caption_cmd(
     from avcap.media import get_policy
     from avcap.models import GenerationConfig, load_captioner
     from avcap.models.captioning import CaptionRunConfig, collect_items, resolve_prompt, run_captioning
+    from avcap.models.options import configure_captioner
 
     try:
         generation = GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
@@ -87,6 +114,8 @@ def caption_cmd(
     try:
         if frames is not None:
             get_policy(frames)
+        if adapter not in ("merge", "keep"):
+            raise ConfigError(f"--adapter {adapter!r}: choose merge or keep")
         run_prompt = resolve_prompt(prompt, prompt_preset)
         config = CaptionRunConfig(out=out, generation=generation, prompt=run_prompt, frames=frames,
                                   batch_size=batch_size, prefetch=prefetch, progress=progress,
@@ -109,7 +138,9 @@ def caption_cmd(
     try:
         with OutputLock(out, what="captions file"):  # before loading: a second writer stops at once
             captioner = load_captioner(model, backend=backend, device=device,
-                                       dtype=None if dtype == "auto" else dtype)
+                                       dtype=None if dtype == "auto" else dtype, adapter=adapter, base_model=base_model)
+            config.frames = configure_captioner(captioner, frames=frames, fps=fps, max_frames=max_frames,
+                                                max_pixels=max_pixels, interleave=interleave, positions=positions)
             summary = run_captioning(captioner, items, config)
     except AvcapError as err:
         typer.echo(f"error: {err}", err=True)

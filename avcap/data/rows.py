@@ -8,13 +8,15 @@ A row::
      "events": ["atomic event 1", "atomic event 2"]}
 
 ``id`` is optional (the ``video`` string then serves as id, as in the official test set),
-``audio`` and ``events`` are optional, extra fields pass through in ``raw``. Relative paths
-resolve against the dataset file's folder. A malformed row becomes a :class:`DataError`
-naming ``file:line`` and the cause; the other rows still load (the file itself is read by
-:func:`avcap.data.records.read_records`, the one reader every command shares).
+``audio`` and ``events`` are optional, extra fields pass through in ``raw``. The official
+releases' own fields are read too (:mod:`avcap.data.official`): DPO roles ``chosen``/``reject``
+(2+) and ``gt``/``reject_gpt`` (first release), ``use_audio``, ``timestamps``, ``prefix``,
+``image``. Relative paths resolve against the dataset file's folder. A malformed row becomes a
+:class:`DataError` naming ``file:line`` and the cause; the other rows still load (the file itself
+is read by :func:`avcap.data.records.read_records`, the one reader every command shares).
 
-Media paths stay where they belong: a row's ``video`` / ``audio`` must resolve (symbolic links
-followed) inside the dataset's folder, or inside ``media_root`` when one is given; anything
+Media paths stay where they belong: a row's ``video`` / ``audio`` / ``image`` must resolve (symbolic
+links followed) inside the dataset's folder, or inside ``media_root`` when one is given; anything
 else is an :class:`OutsidePathError` for that row, unless the caller allows outside paths. A
 dataset file from elsewhere must not make avcap open ``/etc/shadow`` or ``~/.ssh/id_rsa``.
 """
@@ -25,14 +27,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from avcap.data.official import Turns, preference_pair, read_options, read_turns
 from avcap.data.records import in_file_order, read_records
 from avcap.errors import DataError
 
 # Media placeholders of the official releases: <video>; <audio> for audio-only rows; LLaVA's
 # <image>, which the 2+ release rewrites to <video> or <audio>. avcap places media tokens itself.
 MEDIA_PLACEHOLDERS = ("<video>", "<audio>", "<image>")
-HUMAN_ROLES = {"human", "user"}
-MODEL_ROLES = {"gpt", "assistant"}
 
 
 @dataclass
@@ -45,6 +46,12 @@ class DatasetRow:
     events: list[str] | None
     raw: dict = field(repr=False)
     source: str = ""  # "file:line"
+    chosen: str | None = None  # preference rows: top-level fields or the official DPO roles
+    rejected: str | None = None
+    image: str | None = None  # absolute path of a still image (a row with no video)
+    use_audio: bool = True  # false: visual only (no audio tokens at all)
+    timestamps: tuple[float, float] | None = None  # the segment of the video this row is about
+    prefix: str | None = None  # text the answer is forced to start with (captioning)
 
 
 class OutsidePathError(DataError):
@@ -103,37 +110,37 @@ def parse_row(obj: object, base: Path, where: str, media_root: Path | None = Non
         raise DataError(f"{where}: expected a JSON object, got {type(obj).__name__}")
     video = _resolve(base, obj.get("video"), "video", where)
     audio = _resolve(base, obj.get("audio"), "audio", where)
-    if video is None and audio is None:
-        raise DataError(f"{where}: row has neither 'video' nor 'audio'")
-    prompt = reference = None
+    if isinstance(obj.get("image"), list):
+        raise DataError(f"{where}: 'image' must be one image path (avcap takes one image per row)")
+    image = _resolve(base, obj.get("image"), "image", where)
+    if video is None and audio is None and image is None:
+        raise DataError(f"{where}: row has neither 'video' nor 'audio' nor 'image'")
+    prompt = reference = chosen = rejected = turn_prefix = None
     conversations = obj.get("conversations")
     if conversations is not None:
-        if not isinstance(conversations, list):
-            raise DataError(f"{where}: 'conversations' must be a list of turns")
-        for turn_index, turn in enumerate(conversations):
-            if not isinstance(turn, dict) or not isinstance(turn.get("value"), str) or "from" not in turn:
-                raise DataError(f"{where}: conversations[{turn_index}] needs 'from' and a string 'value'")
-            role = str(turn["from"]).lower()
-            if role in HUMAN_ROLES and prompt is None:
-                prompt = strip_placeholder(turn["value"])
-            elif role in MODEL_ROLES and reference is None:
-                reference = turn["value"].strip()
-            elif role not in HUMAN_ROLES | MODEL_ROLES and role != "system":
-                raise DataError(f"{where}: conversations[{turn_index}] has unknown role '{turn['from']}'")
+        turns = read_turns(conversations, where)
+        prompt = strip_placeholder(turns.prompt) if turns.prompt is not None else None
+        reference, turn_prefix = turns.reference, turns.prefix
+        chosen, rejected = preference_pair(obj, turns, where)
+    elif obj.get("chosen") is not None or obj.get("rejected") is not None:
+        chosen, rejected = preference_pair(obj, Turns(None, None, None, None, None), where)
+    options = read_options(obj, where)
     events = obj.get("events")
     if events is not None:
         if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
             raise DataError(f"{where}: 'events' must be a list of strings")
         events = [e.strip() for e in events if e.strip()]
-    row_id = obj.get("id", obj.get("video") if obj.get("video") is not None else obj.get("audio"))
+    row_id = obj.get("id", next((obj[k] for k in ("video", "audio", "image") if obj.get(k) is not None), None))
     if not isinstance(row_id, (str, int)) or isinstance(row_id, bool) or (isinstance(row_id, str) and not row_id.strip()):
         raise DataError(f"{where}: 'id' must be a non-empty string or integer")
     if media_root is not None:
         _check_inside(video, media_root, "video", where, str(row_id))
         _check_inside(audio, media_root, "audio", where, str(row_id))
+        _check_inside(image, media_root, "image", where, str(row_id))
     return DatasetRow(
         id=str(row_id), video=video, audio=audio, prompt=prompt or None, reference=reference or None,
-        events=events, raw=obj, source=where,
+        events=events, raw=obj, source=where, chosen=chosen, rejected=rejected, image=image,
+        use_audio=options.use_audio, timestamps=options.timestamps, prefix=options.prefix or turn_prefix,
     )
 
 

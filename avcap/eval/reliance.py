@@ -78,13 +78,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
     from avcap.data import atomic_write_json, load_dataset
-    from avcap.media import load_clip
+    from avcap.media import load_media
     from avcap.models import load_captioner
 
     captioner = load_captioner(args.model, device="cpu")
     rows = [row for row in load_dataset(args.data).rows if row.reference and row.video][: args.n]
-    result = measure_reliance(captioner, rows,
-                              lambda row: load_clip(row.video, policy=captioner.frame_policy, audio_path=row.audio))
+    result = measure_reliance(captioner, rows,  # the row's own segment / use_audio, as captioning reads them
+                              lambda row: load_media(video=row.video, audio=row.audio, policy=captioner.frame_policy,
+                                                     use_audio=row.use_audio, segment=row.timestamps))
     result["model"] = args.model
     if args.out:
         atomic_write_json(args.out, result)

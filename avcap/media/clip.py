@@ -45,6 +45,11 @@ class Clip:
         """No frames: the clip is a sound (an ASR or audio-caption row), not a video."""
         return self.num_frames == 0
 
+    @property
+    def is_image(self) -> bool:
+        """A still image (``load_image_clip``): one frame, no audio, no duration."""
+        return bool(self.meta.get("image"))
+
     def muted(self) -> Clip:
         """The same clip with its sound replaced by silence of the same length and rate."""
         return replace(self, audio=np.zeros_like(self.audio))

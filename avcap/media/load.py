@@ -1,8 +1,10 @@
 """``load_clip``: a video file (and optionally a separate audio file) -> :class:`Clip`;
-``load_audio_clip``: an audio file (or a video's soundtrack) -> an audio-only :class:`Clip`."""
+``load_audio_clip``: an audio file (or a video's soundtrack) -> an audio-only :class:`Clip`;
+``load_image_clip``: a still image -> a one-frame :class:`Clip`; ``load_media``: whichever a row names."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ from avcap.errors import (
     ConfigError,
     CorruptMediaError,
     EmptyMediaError,
+    MissingMediaError,
     NotAVideoError,
     UnsupportedCodecError,
 )
@@ -26,6 +29,8 @@ def load_clip(
     policy: str | SamplingPolicy = "salmonn2",
     audio_path: str | Path | None = None,
     frame_times: list[float] | None = None,
+    segment: tuple[float, float] | None = None,
+    with_audio: bool = True,
 ) -> Clip:
     """Decode the frames ``policy`` picks and the audio as 16 kHz mono float32.
 
@@ -35,6 +40,12 @@ def load_clip(
     its frame size, e.g. for a Tarsier2 corruption from :mod:`avcap.media.corrupt`.
     The audio is placed on the video's timeline and cut or zero-padded to exactly
     round(duration_s * 16000) samples, so audio and frame times share one clock.
+
+    ``segment`` (start, end) in seconds makes the clip that stretch of the video (a dataset row's
+    ``timestamps``, as the first release reads them): the policy plans over the segment, frame
+    times and audio count from its start, ``duration_s`` is its length. ``with_audio=False`` (a
+    row's ``use_audio: false``) gives a visual-only clip: an empty waveform, ``has_audio=False``,
+    which the audio-visual models read as "no audio tokens" (not as silence).
     """
     pol = get_policy(policy)
     if frame_times is not None:
@@ -42,17 +53,28 @@ def load_clip(
     with open_media(path) as container:
         info, stream = read_info(container, path)
         h, w = info.upright_size
+        start_s, duration_s, num_source = 0.0, info.duration_s, info.num_frames
+        if segment is not None:
+            start_s, duration_s, num_source = _segment(path, segment, info)
         try:
-            plan = pol.plan(info.duration_s, info.fps, h, w, info.num_frames)
+            plan = pol.plan(duration_s, info.fps, h, w, num_source)
         except ValueError as err:  # e.g. an explicit frame time past the end
             raise ConfigError(f"{path}: {err}") from err
+        if start_s:
+            plan = dataclasses.replace(plan, frame_times=[start_s + t for t in plan.frame_times])
         frames, times, stats = decode_frames(container, stream, info, plan, path)
+    times = np.asarray(times, dtype=np.float64) - start_s
 
     length = int(round(info.duration_s * AUDIO_SAMPLE_RATE_HZ))
     meta = info.to_meta()
-    meta["target_times"] = [float(t) for t in plan.frame_times]
+    meta["target_times"] = [float(t) - start_s for t in plan.frame_times]
     meta["decode"] = stats
-    if audio_path is not None:
+    if segment is not None:
+        meta["segment"] = [start_s, start_s + duration_s]
+    if not with_audio:
+        audio, source_s, has_audio = np.zeros(0, dtype=np.float32), 0.0, False
+        meta["audio"] = "off"
+    elif audio_path is not None:
         audio, source_s = _load_audio(audio_path, length, video_start_s=None)
         meta["audio_path"] = str(audio_path)
         has_audio = True
@@ -61,18 +83,88 @@ def load_clip(
         has_audio = source_s > 0
     else:
         audio, source_s, has_audio = np.zeros(length, dtype=np.float32), 0.0, False
+    if with_audio and segment is not None:
+        first = int(round(start_s * AUDIO_SAMPLE_RATE_HZ))
+        audio = audio[first:first + int(round(duration_s * AUDIO_SAMPLE_RATE_HZ))]
     meta["audio_source_s"] = source_s
     return Clip(
         path=str(path),
         frames=frames,
         frame_times=times,
         audio=audio,
-        duration_s=info.duration_s,
+        duration_s=duration_s,
         has_audio=has_audio,
         sample_rate_hz=AUDIO_SAMPLE_RATE_HZ,
         policy=pol.name,
         meta=meta,
     )
+
+
+def _segment(path, segment: tuple[float, float], info) -> tuple[float, float, int | None]:
+    """(start, duration, source frames) of a (start, end) stretch; the end is clipped to the video."""
+    start, end = (float(x) for x in segment)
+    if not (np.isfinite(start) and np.isfinite(end) and 0 <= start < end):
+        raise ConfigError(f"{path}: segment [{start}, {end}] must have 0 <= start < end")
+    end = min(end, info.duration_s)
+    if end - start <= 0:
+        raise ConfigError(f"{path}: segment starts at {start:.2f} s, after the video ends ({info.duration_s:.2f} s)")
+    # Source frames inside it, counted as the first release does: round(start * fps) .. round(end * fps).
+    first, last = round(start * info.fps), round(end * info.fps)
+    if info.num_frames:
+        last = min(last, info.num_frames - 1)
+    return start, end - start, max(1, last - first + 1)
+
+
+def load_image_clip(path: str | Path) -> Clip:
+    """A still image as a one-frame clip with no audio (``policy`` "image"): a dataset row's ``image``.
+
+    EXIF orientation is applied; the model's own image processor sizes it. ``duration_s`` is 0.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    file = Path(path)
+    if not file.is_file():
+        raise MissingMediaError(path, "no such file")
+    try:
+        with Image.open(file) as image:
+            rgb = ImageOps.exif_transpose(image).convert("RGB")
+            frame = np.array(rgb, dtype=np.uint8)  # a writable copy (torch warns on read-only arrays)
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise NotAVideoError(path, f"not a readable image ({type(err).__name__}: {err})") from None
+    if frame.size == 0:
+        raise EmptyMediaError(path, "image has no pixels")
+    return Clip(path=str(path), frames=frame[None], frame_times=np.zeros(1), audio=np.zeros(0, dtype=np.float32),
+                duration_s=0.0, has_audio=False, sample_rate_hz=AUDIO_SAMPLE_RATE_HZ, policy="image",
+                meta={"image": True, "width": int(frame.shape[1]), "height": int(frame.shape[0])})
+
+
+def load_media(video: str | Path | None = None, audio: str | Path | None = None, image: str | Path | None = None,
+               policy: str | SamplingPolicy = "salmonn2", use_audio: bool = True,
+               segment: tuple[float, float] | None = None) -> Clip:
+    """The clip a dataset row describes: its video (+ separate audio), its audio alone, or its image.
+
+    ``use_audio=False`` drops the sound (visual only); ``segment`` cuts a stretch of the video or
+    audio. This is the one place captioning and training turn row fields into a clip.
+    """
+    if image is not None and video is None:
+        if audio is not None:
+            raise ConfigError(f"{image}: an image row with an audio track is not supported")
+        return load_image_clip(image)
+    if video is None:
+        if audio is None:
+            raise ConfigError("a row needs a video, an audio or an image")
+        clip = load_audio_clip(audio)
+        if segment is not None:
+            start, end = (float(x) for x in segment)
+            if not 0 <= start < end:
+                raise ConfigError(f"{audio}: segment [{start}, {end}] must have 0 <= start < end")
+            first = int(round(start * AUDIO_SAMPLE_RATE_HZ))
+            wave = clip.audio[first:int(round(end * AUDIO_SAMPLE_RATE_HZ))]
+            if wave.size == 0:
+                raise ConfigError(f"{audio}: segment starts after the audio ends ({clip.duration_s:.2f} s)")
+            clip = dataclasses.replace(clip, audio=wave, duration_s=wave.size / AUDIO_SAMPLE_RATE_HZ)
+        return clip
+    return load_clip(video, policy=policy, audio_path=audio, segment=segment, with_audio=use_audio)
 
 
 def load_audio_clip(path: str | Path) -> Clip:

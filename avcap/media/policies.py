@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from avcap.errors import ConfigError
 from avcap.media import sampling
@@ -60,6 +61,50 @@ class SamplingPolicy:
         settings = ", ".join(f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self) if f.init and f.name != "name")
         return f"{self.name} ({settings})"
 
+    def label(self) -> str:
+        """The name for a policy with its defaults, ``describe()`` once a setting was changed (so a
+        captions file records, and a resume compares, the frames actually used)."""
+        factory = POLICIES.get(self.name)
+        try:
+            default = factory() if factory is not None else None
+        except ConfigError:
+            default = None
+        return self.name if default == self else self.describe()
+
+    # The policy's own setting behind each generic ``avcap caption`` flag (--fps, --max-frames,
+    # --max-pixels); None: the policy has no such knob (the reason is given in NO_KNOB).
+    KNOBS: ClassVar[dict[str, str | None]] = {"fps": None, "max_frames": None, "max_pixels": None}
+    NO_KNOB: ClassVar[dict[str, str]] = {}
+
+    def overridden(self, fps: float | None = None, max_frames: int | None = None,
+                   max_pixels: int | None = None) -> SamplingPolicy:
+        """This policy with the generic frame-rate / frame-count / per-frame pixel limits replaced.
+
+        >>> get_policy("salmonn2-plus").overridden(fps=5, max_frames=64).describe()
+        'salmonn2-plus (interval_s=0.2, min_frames=16, max_frames=64, max_pixels=61250, min_pixels=3136)'
+        """
+        values = {"fps": fps, "max_frames": max_frames, "max_pixels": max_pixels}
+        changes = {}
+        for generic, value in values.items():
+            if value is None:
+                continue
+            knob = self.KNOBS.get(generic)
+            if knob is None:
+                flag = "--" + generic.replace("_", "-")
+                reason = self.NO_KNOB.get(generic, "it has no such setting")
+                raise ConfigError(f"{flag} does not apply to frame policy {self.name}: {reason}")
+            if not value > 0:
+                raise ConfigError(f"--{generic.replace('_', '-')} must be > 0, got {value!r}")
+            changes[knob] = 1.0 / value if knob == "interval_s" else value
+        if not changes:
+            return self
+        names = {f.name for f in dataclasses.fields(self)}
+        # Lowering a maximum lowers the matching minimum with it, rather than failing validation.
+        for low, high in (("min_frames", "max_frames"), ("min_pixels", "max_pixels")):
+            if low in names and high in changes:
+                changes.setdefault(low, min(getattr(self, low), changes[high]))
+        return dataclasses.replace(self, **changes)
+
 
 def _positive(policy: str, **values: float) -> None:
     for key, value in values.items():
@@ -78,6 +123,10 @@ class Salmonn2Policy(SamplingPolicy):
     fps: float = 1.0
     max_frames: int = 110
     size: int = 384
+    KNOBS: ClassVar[dict[str, str | None]] = {"fps": "fps", "max_frames": "max_frames", "max_pixels": None}
+    NO_KNOB: ClassVar[dict[str, str]] = {
+        "max_pixels": "the first release resizes every frame to its SigLIP input (384x384); "
+                      "frames are only bounded to a short side of `size` while decoding"}
 
     def __post_init__(self) -> None:
         _positive(self.name, fps=self.fps, max_frames=self.max_frames, size=self.size)
@@ -90,6 +139,45 @@ class Salmonn2Policy(SamplingPolicy):
 
 
 @dataclass(frozen=True)
+class Salmonn2PlusPolicy(SamplingPolicy):
+    """video-SALMONN 2+ evaluation input (``inference.py`` / README of the 2+ release).
+
+    One frame per ``interval_s`` (0.1 s), 16..768 frames by linspace (``salmonn2_plus_frame_times``);
+    each frame ``smart_resize``d to multiples of 28 within [min_pixels, budget], the budget being
+    ``max_pixels`` (61,250) raised by 0.95 * max_frames / n for clips with fewer than max_frames
+    frames (``salmonn2_plus_frame_max_pixels``). The checkpoint's processor applies the same rule,
+    so frames arrive at the size the release would give them.
+    """
+
+    name: str = "salmonn2-plus"
+    interval_s: float = 0.1
+    min_frames: int = 16
+    max_frames: int = 768
+    max_pixels: int = 61_250
+    min_pixels: int = 4 * 28 * 28  # the release's video_min_frame_pixels
+    KNOBS: ClassVar[dict[str, str | None]] = {"fps": "interval_s", "max_frames": "max_frames",
+                                               "max_pixels": "max_pixels"}
+
+    def __post_init__(self) -> None:
+        _positive(self.name, interval_s=self.interval_s, min_frames=self.min_frames, max_frames=self.max_frames,
+                  max_pixels=self.max_pixels, min_pixels=self.min_pixels)
+        if self.min_frames > self.max_frames:
+            raise ConfigError(f"policy {self.name}: min_frames {self.min_frames} > max_frames {self.max_frames}")
+
+    def frame_times(self, duration_s, source_fps, num_source_frames=None):
+        return sampling.salmonn2_plus_frame_times(duration_s, source_fps, self.interval_s, self.min_frames,
+                                                  self.max_frames, num_source_frames)
+
+    def frame_budget(self, num_frames: int) -> float:
+        """Pixels one frame may keep when ``num_frames`` are sampled."""
+        return sampling.salmonn2_plus_frame_max_pixels(num_frames, self.max_pixels, self.max_frames)
+
+    def content_size(self, height, width, num_frames):
+        return sampling.smart_resize(height, width, sampling.QWEN_PATCH_FACTOR, self.min_pixels,
+                                     self.frame_budget(num_frames))
+
+
+@dataclass(frozen=True)
 class QwenPolicy(SamplingPolicy):
     """Qwen2.5-Omni / Qwen2.5-VL video input (qwen-omni-utils / qwen-vl-utils ``fetch_video``).
 
@@ -97,6 +185,12 @@ class QwenPolicy(SamplingPolicy):
     [min_pixels, per-frame cap], the cap shrinking so all frames fit ``total_pixels``. Where the
     release's per-frame floor (1.05 * min_pixels) would overrun ``total_pixels`` on long videos,
     ``enforce_total`` drops frame pairs until the total holds (the release silently overruns).
+
+    AVoCaDO's total: its scripts set ``VIDEO_MAX_PIXELS=20070400`` in the environment *after*
+    importing qwen-omni-utils, which reads its limits at import (0.0.4-0.0.8) or not from the
+    environment at all (0.0.9): the run that produced the paper's numbers used the library's
+    default total, 128,000 x 28 x 28 x 0.9 = 90,316,800 pixels. That effective total is the
+    ``omni`` default; ``omni-paper`` is the 20,070,400 (25,600 tokens) the paper and scripts state.
     """
 
     name: str = "omni"
@@ -105,8 +199,9 @@ class QwenPolicy(SamplingPolicy):
     max_frames: int = 768
     min_pixels: int = sampling.QWEN_VIDEO_MIN_PIXELS
     max_pixels: int = 512 * 28 * 28  # AVoCaDO: 401,408 pixels per frame
-    total_pixels: int = 25_600 * 28 * 28  # AVoCaDO: 20,070,400 pixels (25,600 video tokens)
+    total_pixels: int = int(128_000 * 28 * 28 * 0.9)  # what AVoCaDO's run gets: 90,316,800 (see above)
     enforce_total: bool = True
+    KNOBS: ClassVar[dict[str, str | None]] = {"fps": "fps", "max_frames": "max_frames", "max_pixels": "max_pixels"}
 
     def __post_init__(self) -> None:
         _positive(self.name, fps=self.fps, min_frames=self.min_frames, max_frames=self.max_frames,
@@ -144,6 +239,8 @@ class Tarsier2Policy(SamplingPolicy):
     name: str = "tarsier2"
     num_frames: int = 16
     max_pixels: int = 460_800
+    KNOBS: ClassVar[dict[str, str | None]] = {"fps": None, "max_frames": "num_frames", "max_pixels": "max_pixels"}
+    NO_KNOB: ClassVar[dict[str, str]] = {"fps": "it takes a fixed number of uniform frames (set it with --max-frames)"}
 
     def __post_init__(self) -> None:
         _positive(self.name, num_frames=self.num_frames, max_pixels=self.max_pixels)
@@ -166,6 +263,10 @@ class VideoLLaMA2Policy(SamplingPolicy):
     name: str = "videollama2"
     num_frames: int = 16
     size: int = 384
+    KNOBS: ClassVar[dict[str, str | None]] = {"fps": None, "max_frames": "num_frames", "max_pixels": None}
+    NO_KNOB: ClassVar[dict[str, str]] = {
+        "fps": "it takes a fixed number of segment-middle frames (set it with --max-frames)",
+        "max_pixels": "every frame is padded and resized to a size x size square (its SigLIP input)"}
 
     def __post_init__(self) -> None:
         _positive(self.name, num_frames=self.num_frames, size=self.size)
@@ -220,9 +321,16 @@ def _qwen_vl() -> QwenPolicy:
     )
 
 
+def _omni_paper() -> QwenPolicy:
+    # AVoCaDO as its paper (App. C) and scripts state it: 25,600 video tokens of 28x28 in all.
+    return QwenPolicy(name="omni-paper", total_pixels=25_600 * 28 * 28)
+
+
 POLICIES = {
     "salmonn2": Salmonn2Policy,
+    "salmonn2-plus": Salmonn2PlusPolicy,
     "omni": QwenPolicy,
+    "omni-paper": _omni_paper,
     "qwen-vl": _qwen_vl,
     "tarsier2": Tarsier2Policy,
     "videollama2": VideoLLaMA2Policy,
@@ -230,7 +338,9 @@ POLICIES = {
 
 POLICY_HELP = {  # one line each for ``--frames`` help (a token is a 28x28-pixel patch)
     "salmonn2": "video-SALMONN 2: 1 fps, <=110 frames, short side <=384",
-    "omni": "Qwen2.5-Omni/AVoCaDO: 2 fps, <=512 tokens/frame, 25,600 total",
+    "salmonn2-plus": "video-SALMONN 2+: every 0.1 s, 16-768 frames, 61,250 px/frame (more if fewer frames)",
+    "omni": "Qwen2.5-Omni/AVoCaDO as run: 2 fps, <=512 tokens/frame, 115,200 total",
+    "omni-paper": "AVoCaDO as its paper states: 2 fps, <=512 tokens/frame, 25,600 total",
     "qwen-vl": "Qwen2/2.5-VL: 2 fps, <=768 tokens/frame (qwen-vl-utils)",
     "tarsier2": "Tarsier2: 16 uniform frames incl. ends, <=460,800 px",
     "videollama2": "VideoLLaMA 2: 16 segment middles, padded to 384x384",

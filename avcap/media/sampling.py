@@ -110,6 +110,52 @@ def qwen_frame_times(
     return [float(i) / source_fps for i in idx]
 
 
+def salmonn2_plus_frame_times(
+    duration_s: float,
+    source_fps: float,
+    interval_s: float = 0.1,
+    min_frames: int = 16,
+    max_frames: int = 768,
+    num_source_frames: int | None = None,
+) -> list[float]:
+    """video-SALMONN 2+ frames (``video_torchcodec`` in the release's ``dataset.py``), as times.
+
+    With F source frames and T = F / fps seconds: n = clamp(round(T / interval), min, max), the
+    indices ``linspace(0, F - 1, n)`` truncated to integers (numpy's ``dtype=int``), duplicates
+    dropped -- so a clip with fewer than n source frames gives fewer frames. Its evaluation uses
+    an interval of 0.1 s and 16..768 frames (``inference.py``; README: ``--max_frames 768``).
+
+    >>> salmonn2_plus_frame_times(2.0, 10.0, min_frames=4)   # 20 frames: n = 20, every frame
+    [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9]
+    >>> salmonn2_plus_frame_times(1.0, 8.0)   # 8 frames, 16 asked: linspace repeats, unique keeps 8
+    [0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875]
+    """
+    _check_duration(duration_s)
+    _check_rate("source_fps", source_fps)
+    _check_rate("interval_s", interval_s)
+    if not 1 <= min_frames <= max_frames:
+        raise ValueError(f"need 1 <= min_frames <= max_frames, got {min_frames}, {max_frames}")
+    total = source_frame_count(duration_s, source_fps, num_source_frames)
+    length_s = total / source_fps  # the release's video_length: frames / average rate
+    n = min(max(round(length_s / interval_s), min_frames), max_frames)  # Python round: half to even
+    idx = np.unique(np.linspace(0, total - 1, n).astype(np.int64))  # dtype=int truncates toward zero
+    return [float(i) / source_fps for i in idx]
+
+
+def salmonn2_plus_frame_max_pixels(num_frames: int, max_pixels: float = 61250, max_frames: int = 768) -> float:
+    """Per-frame pixel budget of the 2+ release (``process_video_frames``).
+
+    ``max_pixels`` per frame, raised by ``0.95 * max_frames / n`` when fewer than ``max_frames``
+    frames are sampled, so short clips keep more detail (16 frames: 2,793,000 pixels each).
+    Returned as the float the release hands to ``smart_resize``.
+    """
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    if num_frames < max_frames:
+        return 0.95 * max_frames / num_frames * max_pixels
+    return float(max_pixels)
+
+
 def _checked_frame_count(duration_s: float, source_fps: float, num_frames: int, num_source_frames: int | None) -> int:
     """Validate the arguments of an N-uniform-frames sampler; return the source frame count F."""
     _check_duration(duration_s)

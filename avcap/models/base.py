@@ -12,9 +12,13 @@ DEFAULT_PROMPT = "Please describe the video in detail, including what happens, i
 
 @dataclass
 class GenerationConfig:
-    """How captions are decoded. ``temperature == 0`` means greedy decoding."""
+    """How captions are decoded. ``temperature == 0`` means greedy decoding.
 
-    max_new_tokens: int = 512
+    ``max_new_tokens`` None means the captioner's own limit (``default_max_new_tokens``: what its
+    authors evaluate with -- 1024 for video-SALMONN 2, 2048 for AVoCaDO, 512 for Tarsier2).
+    """
+
+    max_new_tokens: int | None = None
     temperature: float = 0.0
     top_p: float = 1.0
     num_samples: int = 1
@@ -22,7 +26,7 @@ class GenerationConfig:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ValueError("max_new_tokens must be >= 1")
         if self.temperature < 0:
             raise ValueError("temperature must be >= 0")
@@ -59,8 +63,12 @@ class Captioner(Protocol):
     name: str
     family: str
     frame_policy: Any  # the avcap.media sampling policy this model expects: a name or a SamplingPolicy
+    default_prompt: str  # the caption prompt its authors use
+    default_max_new_tokens: int  # the caption length limit its authors use (GenerationConfig.max_new_tokens None)
 
-    def caption(self, clips: list[Clip], prompt: str, generation: GenerationConfig) -> list[str]: ...
+    def caption(self, clips: list[Clip], prompt: str, generation: GenerationConfig) -> list[str]:
+        """Captioners also take ``prefix=`` (text the answer is forced to start with; a row's ``prefix``)."""
+        ...
 
     def sequence_logps(self, batch: list[TrainExample], return_counts: bool = False) -> Any:
         """Tensor [B] (differentiable); with ``return_counts``, (logps [B], answer token counts [B])."""

@@ -48,6 +48,10 @@ class CaptionItem:
     audio: str | None = None
     prompt: str | None = None
     error: str | None = None  # known before decoding (missing input, path outside the dataset folder)
+    image: str | None = None  # a still image instead of a video (families that take images)
+    use_audio: bool = True  # false: visual only, as the row's "use_audio" says
+    timestamps: tuple[float, float] | None = None  # caption this segment of the video
+    prefix: str | None = None  # the caption is forced to start with this text
 
 
 @dataclass
@@ -89,9 +93,11 @@ class RunSummary:
 def prompt_presets() -> dict[str, str]:
     """Named prompts for ``--prompt-preset``: the papers' own instructions."""
     from avcap.models.omni import AVOCADO_PROMPT
+    from avcap.models.salmonn2.captioner import PLUS_PROMPT, V1_PROMPT
     from avcap.models.vl import PROMPT_PRESETS
 
-    return {"default": DEFAULT_PROMPT, "avocado": AVOCADO_PROMPT, **PROMPT_PRESETS}
+    return {"default": DEFAULT_PROMPT, "salmonn2": PLUS_PROMPT, "salmonn2-v1": V1_PROMPT, "avocado": AVOCADO_PROMPT,
+            **PROMPT_PRESETS}
 
 
 def resolve_prompt(prompt: str | None, preset: str | None) -> str | None:
@@ -146,14 +152,16 @@ def collect_items(inputs: Iterable[str | Path], media_root: str | Path | None = 
                 else:
                     warnings.append(str(err))
             for row in dataset.rows:
-                items.append(CaptionItem(id=row.id, video=row.video, audio=row.audio, prompt=row.prompt))
+                items.append(CaptionItem(id=row.id, video=row.video, audio=row.audio, prompt=row.prompt,
+                                         image=row.image, use_audio=row.use_audio, timestamps=row.timestamps,
+                                         prefix=row.prefix))
         else:
             # A missing or unreadable file is still an item: recorded with its error, like a corrupt one.
             error = None if path.exists() else f"{path}: no such file or folder"
             items.append(CaptionItem(id=path.name, video=str(path), error=error))
     seen: dict[str, str] = {}
     for item in items:
-        source = item.video or item.audio or item.error
+        source = item.video or item.audio or item.image or item.error
         if item.id in seen and seen[item.id] != source:
             raise ConfigError(f"two inputs share the id '{item.id}': {seen[item.id]} and {source}; "
                               "pass their folder or a dataset file with ids instead")
@@ -178,14 +186,16 @@ def _drop_error_rows(path: Path) -> int:
 
 
 def _batches(items: list[CaptionItem], prompt_of: Callable[[CaptionItem], str], size: int):
-    """Groups of up to ``size`` items sharing one prompt, in input order (a batch has one prompt)."""
-    open_groups: dict[str, list[CaptionItem]] = {}
+    """Groups of up to ``size`` items sharing one prompt and prefix, in input order (a batch has one of each)."""
+    open_groups: dict[tuple, list[CaptionItem]] = {}
     for item in items:
-        group = open_groups.setdefault(prompt_of(item), [])
+        key = (prompt_of(item), item.prefix)
+        group = open_groups.setdefault(key, [])
         group.append(item)
         if len(group) == size:
-            yield prompt_of(item), open_groups.pop(prompt_of(item))
-    yield from open_groups.items()
+            yield key[0], open_groups.pop(key)
+    for (prompt, _), group in open_groups.items():
+        yield prompt, group
 
 
 def settings_conflict(rows: Iterable[dict], model: str, record_of: Callable[[str], dict],
@@ -233,11 +243,13 @@ def run_captioning(captioner, items: list[CaptionItem], config: CaptionRunConfig
 
 def _run_locked(captioner, items: list[CaptionItem], config: CaptionRunConfig) -> RunSummary:
     from avcap.data import JsonlAppender
-    from avcap.media import get_policy, load_audio_clip, load_clip
+    from avcap.media import get_policy, load_media
 
     start = time.perf_counter()
     policy = get_policy(config.frames or captioner.frame_policy)
     gen = config.generation
+    if gen.max_new_tokens is None:  # the captioner's own limit, recorded as a number
+        gen = dataclasses.replace(gen, max_new_tokens=getattr(captioner, "default_max_new_tokens", 2048))
     n_samples = gen.num_samples
     default_prompt = config.prompt or getattr(captioner, "default_prompt", None) or DEFAULT_PROMPT
 
@@ -245,7 +257,8 @@ def _run_locked(captioner, items: list[CaptionItem], config: CaptionRunConfig) -
         return config.prompt or item.prompt or default_prompt
 
     def generation_record(prompt: str) -> dict:
-        record = {**dataclasses.asdict(gen), "frames": policy.name, "prompt": prompt}
+        record = {**dataclasses.asdict(gen), "frames": policy.label(), "prompt": prompt}
+        record.update(getattr(captioner, "input_options", dict)())  # e.g. interleave / positions (salmonn2)
         if config.mute_audio:
             record["audio"] = "muted"
         return record
@@ -284,10 +297,9 @@ def _run_locked(captioner, items: list[CaptionItem], config: CaptionRunConfig) -
                     decoded.append((item, None, item.error, 0.0))
                     continue
                 try:
-                    if item.video is None:  # an audio-only dataset row (ASR / audio captioning)
-                        clip = load_audio_clip(item.audio)
-                    else:
-                        clip = load_clip(item.video, policy=policy, audio_path=item.audio)
+                    # a video (+ audio track), an audio-only row (ASR / audio captioning) or an image row
+                    clip = load_media(video=item.video, audio=item.audio, image=item.image, policy=policy,
+                                      use_audio=item.use_audio, segment=item.timestamps)
                     if config.mute_audio:
                         clip = clip.muted()
                     decoded.append((item, clip, None, time.perf_counter() - t0))
@@ -300,7 +312,7 @@ def _run_locked(captioner, items: list[CaptionItem], config: CaptionRunConfig) -
         with progress, ThreadPoolExecutor(max_workers=1) as pool:
             task = progress.add_task("captioning", total=len(pending))
             future = pool.submit(decode, batches[0][1]) if batches else None
-            for index, (prompt, _) in enumerate(batches):
+            for index, (prompt, batch) in enumerate(batches):
                 decoded = future.result()
                 if index + 1 < len(batches):
                     future = pool.submit(decode, batches[index + 1][1]) if config.prefetch else None
@@ -309,7 +321,7 @@ def _run_locked(captioner, items: list[CaptionItem], config: CaptionRunConfig) -
                         write(item, prompt, None, error, seconds)
                 good = [(item, clip, seconds) for item, clip, error, seconds in decoded if not error]
                 batch_gen = gen if gen.seed is None else dataclasses.replace(gen, seed=gen.seed + index)
-                _generate(captioner, good, prompt, batch_gen, write)
+                _generate(captioner, good, prompt, batch_gen, write, batch[0].prefix)
                 progress.advance(task, len(decoded))
                 if future is None and index + 1 < len(batches):
                     future = pool.submit(decode, batches[index + 1][1])
@@ -317,20 +329,21 @@ def _run_locked(captioner, items: list[CaptionItem], config: CaptionRunConfig) -
                       failures=failures, moved_aside=moved_aside, **counts)
 
 
-def _generate(captioner, good, prompt: str, gen: GenerationConfig, write) -> None:
+def _generate(captioner, good, prompt: str, gen: GenerationConfig, write, prefix: str | None = None) -> None:
     """Caption a batch; if it fails, retry one by one so only the failing item is marked."""
     if not good:
         return
     t0 = time.perf_counter()
     try:
-        captions = captioner.caption([clip for _, clip, _ in good], prompt, gen)
+        extra = {"prefix": prefix} if prefix else {}  # a row's forced start of the answer
+        captions = captioner.caption([clip for _, clip, _ in good], prompt, gen, **extra)
     except Exception as err:
         if len(good) == 1:
             item, _, seconds = good[0]
             write(item, prompt, None, one_line(err), seconds + time.perf_counter() - t0)
             return
         for one in good:
-            _generate(captioner, [one], prompt, gen, write)
+            _generate(captioner, [one], prompt, gen, write, prefix)
         return
     share = (time.perf_counter() - t0) / len(good)
     n = gen.num_samples

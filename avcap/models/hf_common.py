@@ -220,6 +220,13 @@ def collate(features: list[dict], pad_token_id: int) -> dict:
     return batch
 
 
+def torch_cat(left, right):
+    """``left`` [1, L] then ``right`` [1, K] along the sequence, in ``left``'s dtype."""
+    import torch
+
+    return torch.cat([left, right.to(left.dtype)], dim=1)
+
+
 def to_device(batch: dict, device, dtype) -> dict:
     import torch
 
@@ -231,12 +238,13 @@ def to_device(batch: dict, device, dtype) -> dict:
     return out
 
 
-def hf_generation_config(generation: GenerationConfig, eos_token_ids: list[int], pad_token_id: int):
+def hf_generation_config(generation: GenerationConfig, eos_token_ids: list[int], pad_token_id: int,
+                         default_max_new_tokens: int = 2048):
     """A fresh transformers GenerationConfig, so a checkpoint's own defaults cannot leak in."""
     from transformers import GenerationConfig as HFGenerationConfig
 
     kwargs: dict[str, Any] = dict(
-        max_new_tokens=generation.max_new_tokens,
+        max_new_tokens=generation.max_new_tokens or default_max_new_tokens,
         do_sample=generation.do_sample,
         repetition_penalty=generation.repetition_penalty,
         eos_token_id=eos_token_ids,
@@ -260,6 +268,7 @@ class QwenCaptioner:
     family = ""
     frame_policy = ""
     default_prompt: str
+    default_max_new_tokens = 2048
     end_of_turn = "<|im_end|>"
     generate_kwargs: dict = {}
 
@@ -284,24 +293,39 @@ class QwenCaptioner:
     def encode(self, clip: Clip, prompt: str) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _batch(self, clips: list[Clip], prompts: list[str]) -> dict:
-        return collate([dict(self.encode(c, p)) for c, p in zip(clips, prompts)], self.tokenizer.pad_token_id)
+    def _batch(self, clips: list[Clip], prompts: list[str], prefix: str | None = None) -> dict:
+        features = []
+        for clip, prompt in zip(clips, prompts):
+            feats = dict(self.encode(clip, prompt))
+            if prefix:  # the answer is forced to start with the prefix
+                extra = self.tokenizer(prefix, add_special_tokens=False, return_tensors="pt")["input_ids"]
+                feats["input_ids"] = torch_cat(feats["input_ids"], extra)
+                feats["attention_mask"] = torch_cat(feats["attention_mask"], extra * 0 + 1)
+                if "mm_token_type_ids" in feats:
+                    feats["mm_token_type_ids"] = torch_cat(feats["mm_token_type_ids"], extra * 0)
+            features.append(feats)
+        return collate(features, self.tokenizer.pad_token_id)
 
-    def caption(self, clips: list[Clip], prompt: str, generation: GenerationConfig) -> list[str]:
+    def _generate_kwargs(self, clips: list[Clip]) -> dict:
+        return self.generate_kwargs
+
+    def caption(self, clips: list[Clip], prompt: str, generation: GenerationConfig, prefix: str | None = None) -> list[str]:
+        """Captions clip-major; with ``prefix`` each is the prefix followed by the continuation."""
         import torch
 
         if not clips:
             return []
         expanded = [clip for clip in clips for _ in range(generation.num_samples)]  # clip-major
-        batch = to_device(self._batch(expanded, [prompt] * len(expanded)), self.device, self.dtype)
+        batch = to_device(self._batch(expanded, [prompt] * len(expanded), prefix), self.device, self.dtype)
         if generation.seed is not None:
             torch.manual_seed(generation.seed)
-        config = hf_generation_config(generation, self.eos_token_ids, self.tokenizer.pad_token_id)
+        config = hf_generation_config(generation, self.eos_token_ids, self.tokenizer.pad_token_id,
+                                      self.default_max_new_tokens)
         with torch.inference_mode():
-            out = self.model.generate(**batch, generation_config=config, **self.generate_kwargs)
+            out = self.model.generate(**batch, generation_config=config, **self._generate_kwargs(clips))
         new_tokens = out[:, batch["input_ids"].shape[1]:]
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        return [t.strip() for t in texts]
+        return [((prefix or "") + t).strip() for t in texts]
 
     def sequence_logps(self, batch: list[TrainExample], return_counts: bool = False):
         """Summed log p(answer tokens + end-of-turn | clip, prompt) per example, shape [B].
@@ -328,7 +352,7 @@ class QwenCaptioner:
             features.append(feats)
             answer_lengths.append(len(answer))
         inputs = to_device(collate(features, self.tokenizer.pad_token_id), self.device, self.dtype)
-        hidden = self.model.model(**inputs, **self.generate_kwargs).last_hidden_state  # [B, L, H]
+        hidden = self.model.model(**inputs, **self._generate_kwargs([ex.clip for ex in batch])).last_hidden_state  # [B, L, H]
         seq_len = inputs["input_ids"].shape[1]
         rows, cols = [], []
         for b, n in enumerate(answer_lengths):  # left padding: answers end at the last position

@@ -32,7 +32,9 @@ from avcap.models.hf_common import (
 FAMILY = "omni"
 
 # AVoCaDO's inference script: Qwen2.5-Omni's own system prompt, audio in video, 512*28*28
-# pixels per frame and 20,070,400 in all (REFERENCE.md; qwen-omni-utils' 128*28*28 minimum).
+# pixels per frame (qwen-omni-utils' 128*28*28 minimum), greedy, 2048 new tokens. Its 20,070,400
+# total is set in the environment after qwen-omni-utils has read its limits, so the run uses the
+# library's 128,000*28*28*0.9 (policies.QwenPolicy; "omni-paper" gives the stated total).
 QWEN25_OMNI_SYSTEM = (
     "You are Qwen, a virtual human developed by the Qwen Team, Alibaba Group, capable of perceiving "
     "auditory and visual inputs, as well as generating text and speech."
@@ -42,7 +44,8 @@ AVOCADO_PROMPT = (
     "Be sure to include as much of the audio information as possible, and ensure that your "
     "descriptions of the audio and video are closely aligned."
 )
-AVOCADO_PIXELS = PixelBudget(min_pixels=128 * 28 * 28, max_pixels=401_408, total_pixels=20_070_400)
+AVOCADO_PIXELS = PixelBudget(min_pixels=128 * 28 * 28, max_pixels=401_408, total_pixels=int(128_000 * 28 * 28 * 0.9))
+AVOCADO_MAX_NEW_TOKENS = 2048
 
 # model_type -> variant; a full model (thinker + talker) or a thinker-only checkpoint.
 _MODEL_TYPES = {
@@ -83,6 +86,7 @@ class OmniCaptioner(QwenCaptioner):
     family = FAMILY
     frame_policy = "omni"
     default_prompt = AVOCADO_PROMPT
+    default_max_new_tokens = AVOCADO_MAX_NEW_TOKENS
     generate_kwargs = {"use_audio_in_video": True}
 
     def __init__(self, name, model, processor, device, dtype, variant: str, pixels: PixelBudget, system_prompt):
@@ -91,6 +95,43 @@ class OmniCaptioner(QwenCaptioner):
         self.pixels = pixels
         self.system_prompt = system_prompt
 
+    def adapter_module_name(self, official: str) -> str:
+        # Adapters trained on the full Qwen2.5-Omni model name the thinker's modules "thinker.*".
+        return official.removeprefix("thinker.")
+
+    def _generate_kwargs(self, clips: list[Clip]) -> dict:
+        # use_audio_in_video is one flag for a whole call: caption() and sequence_logps() split a
+        # batch that mixes visual-only videos (use_audio: false) with videos heard with their sound.
+        kinds = {_visual_only(clip) for clip in clips}
+        if len(kinds) > 1:
+            raise ModelError("a Qwen-Omni batch cannot mix visual-only and audio-visual videos")
+        return {"use_audio_in_video": not kinds.pop()} if kinds else dict(self.generate_kwargs)
+
+    def caption(self, clips: list[Clip], prompt: str, generation, prefix: str | None = None) -> list[str]:
+        groups = _split_by_audio(clips)
+        if len(groups) < 2:
+            return super().caption(clips, prompt, generation, prefix)
+        out: list[str | None] = [None] * (len(clips) * generation.num_samples)
+        for indices in groups:
+            texts = super().caption([clips[i] for i in indices], prompt, generation, prefix)
+            for k, i in enumerate(indices):
+                n = generation.num_samples
+                out[i * n:(i + 1) * n] = texts[k * n:(k + 1) * n]
+        return out
+
+    def sequence_logps(self, batch, return_counts: bool = False):
+        import torch
+
+        groups = _split_by_audio([ex.clip for ex in batch])
+        if len(groups) < 2:
+            return super().sequence_logps(batch, return_counts)
+        parts = [(indices, super(OmniCaptioner, self).sequence_logps([batch[i] for i in indices], True))
+                 for indices in groups]
+        order = torch.tensor([i for indices, _ in parts for i in indices])
+        logps = torch.cat([p[0] for _, p in parts])[torch.argsort(order)]
+        counts = torch.cat([p[1] for _, p in parts])[torch.argsort(order)]
+        return (logps, counts) if return_counts else logps
+
     def encode(self, clip: Clip, prompt: str) -> dict:
         if clip.sample_rate_hz != AUDIO_SAMPLE_RATE_HZ:
             raise ModelError(f"{clip.path}: audio must be {AUDIO_SAMPLE_RATE_HZ} Hz, got {clip.sample_rate_hz}")
@@ -98,9 +139,11 @@ class OmniCaptioner(QwenCaptioner):
         conversation = []
         if self.system_prompt:
             conversation.append({"role": "system", "content": [{"type": "text", "text": self.system_prompt}]})
-        media = {"type": "audio"} if audio_only else {"type": "video"}
+        media = {"type": "audio"} if audio_only else {"type": "image"} if clip.is_image else {"type": "video"}
         conversation.append({"role": "user", "content": [media, {"type": "text", "text": prompt}]})
         text = self.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+        if clip.is_image:
+            return self.processor(text=[text], images=[np.asarray(clip.frames)[0]], return_tensors="pt")
         if audio_only:
             # A sound, not a video (an ASR / audio-caption row): Qwen-Omni's own audio input, whose
             # audio tokens take the model's audio-only positions; the processor sends no pixels.
@@ -110,12 +153,14 @@ class OmniCaptioner(QwenCaptioner):
             audio = np.pad(audio, (0, max(0, AUDIO_SAMPLE_RATE_HZ // 10 - audio.size)))  # >= one 0.1 s window
             return self.processor(text=[text], audio=[audio], return_tensors="pt")
         frames, _ = video_input(clip)
+        videos_kwargs = video_size_kwargs(self.processor.video_processor, self.pixels, len(frames))
+        videos_kwargs["fps"] = clip_frame_rate(clip)  # seconds per temporal patch -> time positions
+        if _visual_only(clip):  # use_audio: false -- no audio tokens (use_audio_in_video=False)
+            return self.processor(text=[text], videos=[frames], videos_kwargs=videos_kwargs, return_tensors="pt")
         audio = clip.audio
         if audio.size < AUDIO_SAMPLE_RATE_HZ // 10:
             # A silent clip still gets audio tokens (zeros), so a batch never mixes the two layouts.
             audio = np.zeros(AUDIO_SAMPLE_RATE_HZ // 10, dtype=np.float32)
-        videos_kwargs = video_size_kwargs(self.processor.video_processor, self.pixels, len(frames))
-        videos_kwargs["fps"] = clip_frame_rate(clip)  # seconds per temporal patch -> time positions
         return self.processor(
             text=[text],
             videos=[frames],
@@ -125,6 +170,17 @@ class OmniCaptioner(QwenCaptioner):
             videos_kwargs=videos_kwargs,
             return_tensors="pt",
         )
+
+
+def _visual_only(clip: Clip) -> bool:
+    """A video without its sound (a row's ``use_audio: false``) or an image: no audio tokens."""
+    return clip.is_image or (clip.num_frames > 0 and np.asarray(clip.audio).size == 0)
+
+
+def _split_by_audio(clips: list[Clip]) -> list[list[int]]:
+    """Indices of the clips with audio tokens and of those without, in order (empty groups left out)."""
+    groups = [[i for i, c in enumerate(clips) if not _visual_only(c)], [i for i, c in enumerate(clips) if _visual_only(c)]]
+    return [g for g in groups if g]
 
 
 def load(name_or_path, device: str = "cpu", dtype=None, name: str | None = None) -> OmniCaptioner:

@@ -17,8 +17,10 @@ from pathlib import Path
 from avcap.errors import ModelError
 from avcap.models.base import Captioner
 
-# The default captioner of ``avcap caption``: video-SALMONN 2+ 7B (REFERENCE.md).
-DEFAULT_MODEL = "tsinghua-ee/video-SALMONN-2_plus_7B"
+# The default captioner of ``avcap caption``: video-SALMONN 2+ 7B, the full checkpoint the
+# release's inference.py loads (REFERENCE.md). ``..._3B_full`` and ``..._72B_full`` are the other
+# sizes; ``tsinghua-ee/video-SALMONN-2_plus_{3B,7B,72B}`` are LoRA adapters (adapters.py).
+DEFAULT_MODEL = "tsinghua-ee/video-SALMONN2_plus_7B_full"
 
 FAMILY_MODULES = {
     "salmonn2": "avcap.models.salmonn2",
@@ -60,7 +62,7 @@ def detect_family(config: dict, where: str = "config.json") -> str:
     raise ModelError(f"{where}: unsupported checkpoint ({found}); avcap captions with {SUPPORTED}")
 
 
-def resolve_checkpoint(name_or_path: str | Path) -> Path:
+def resolve_checkpoint(name_or_path: str | Path, need_config: bool = True) -> Path:
     """A local folder holding the checkpoint: builds ``tiny:*``, downloads hub ids (cached)."""
     name = str(name_or_path)
     if name.startswith("tiny:"):
@@ -76,7 +78,7 @@ def resolve_checkpoint(name_or_path: str | Path) -> Path:
         return BUILTIN_MODELS[name]
     path = Path(name).expanduser()
     if path.exists():
-        if not (path / "config.json").is_file():
+        if need_config and not (path / "config.json").is_file():
             raise ModelError(f"{path}: not a checkpoint folder (no config.json)")
         return path
     if not _HUB_ID.match(name):
@@ -103,16 +105,51 @@ def hub_config(repo_id: str) -> dict:
         raise ModelError(f"{repo_id}: cannot read config.json from the model hub ({type(err).__name__}: {err})") from None
 
 
+def _hub_adapter(repo_id: str) -> Path | None:
+    """The downloaded repo when it is a PEFT adapter (it holds ``adapter_config.json``), else None."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        found = Path(hf_hub_download(repo_id=repo_id, filename="adapter_config.json"))
+    except Exception:  # noqa: BLE001 - absent (a full checkpoint) or unreachable: config.json decides
+        return None
+    return resolve_checkpoint(repo_id, need_config=False) if found.is_file() else None
+
+
 def load_captioner(name_or_path: str | Path = DEFAULT_MODEL, backend: str = "auto", device: str = "cpu",
-                   dtype=None) -> Captioner:
+                   dtype=None, adapter: str = "merge", base_model: str | None = None) -> Captioner:
     """Load a captioner. ``device="auto"`` picks CUDA when present; ``dtype=None`` means bf16 on
-    CUDA and float32 on CPU. ``backend`` is ``auto`` (read config.json) or a family name."""
+    CUDA and float32 on CPU. ``backend`` is ``auto`` (read config.json) or a family name.
+
+    A PEFT adapter (a folder or hub repo with ``adapter_config.json``) loads its base
+    (``base_model`` if given, else the adapter's ``base_model_name_or_path``) and the adapter on
+    it: merged (``adapter="merge"``, the default, as the release runs it) or kept as LoRA layers
+    (``"keep"``); see :mod:`avcap.models.adapters`.
+    """
+    from avcap.models.adapters import adapter_base, attach_adapter, is_adapter_folder
     from avcap.models.hf_common import read_json, resolve_device
 
     if backend not in BACKENDS:
         raise ModelError(f"backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     name = str(name_or_path)
-    is_hub = not name.startswith(("tiny:", "builtin:")) and not Path(name).expanduser().exists() and bool(_HUB_ID.match(name))
+    local = Path(name).expanduser()
+    is_hub = not name.startswith(("tiny:", "builtin:")) and not local.exists() and bool(_HUB_ID.match(name))
+    adapter_folder = local if local.is_dir() and is_adapter_folder(local) else _hub_adapter(name) if is_hub else None
+    if adapter_folder is not None:
+        base = adapter_base(adapter_folder, base_model)
+        if base == name or is_adapter_folder(Path(base).expanduser()):
+            raise ModelError(f"{name}: the adapter's base {base!r} is itself an adapter; give a full checkpoint "
+                             "with --base-model")
+        try:
+            captioner = load_captioner(base, backend=backend, device=device, dtype=dtype)
+        except ModelError as err:
+            raise ModelError(f"{name}: cannot load the adapter's base model {base!r} ({err}); "
+                             "give the base with --base-model") from None
+        attach_adapter(captioner, adapter_folder, mode=adapter)
+        captioner.name = name
+        return captioner
+    if base_model is not None:
+        raise ModelError(f"{name}: --base-model applies to adapter checkpoints (adapter_config.json) only")
     if backend == "auto" and is_hub:
         family = detect_family(hub_config(name), where=f"{name}/config.json")
     else:

@@ -39,6 +39,7 @@ PROMPT_PRESETS = {
     ),
 }
 VISUAL_PROMPT = "Describe the video in detail, including what happens and in what order."
+TARSIER2_MAX_NEW_TOKENS = 512  # Tarsier2's caption evaluation (REFERENCE.md)
 
 # qwen-vl-utils defaults: 128..768 merged patches per frame and 90 % of a 128K-token context in
 # all; a merged patch is 28x28 pixels for Qwen2/2.5-VL and 32x32 for Qwen3-VL (patch 16).
@@ -96,6 +97,8 @@ class VLCaptioner(QwenCaptioner):
         self.tarsier2 = variant == "tarsier2"
         self.frame_policy = "tarsier2" if self.tarsier2 else "qwen-vl"
         self.default_prompt = TARSIER2_PROMPT if self.tarsier2 else VISUAL_PROMPT
+        if self.tarsier2:
+            self.default_max_new_tokens = TARSIER2_MAX_NEW_TOKENS
 
     def parameter_groups(self) -> dict[str, list]:
         """What training may open: ``llm`` (the language model and its head), ``visual_encoder`` (the
@@ -129,8 +132,11 @@ class VLCaptioner(QwenCaptioner):
         if clip.num_frames == 0:
             raise ModelError(f"{clip.path}: audio-only clip (no frames): {self.name} is a visual-only "
                              f"{self.variant} model; caption sounds with a salmonn2 or omni model")
-        conversation = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prompt}]}]
+        media = {"type": "image"} if clip.is_image else {"type": "video"}
+        conversation = [{"role": "user", "content": [media, {"type": "text", "text": prompt}]}]
         text = self.processor.apply_chat_template(conversation, add_generation_prompt=True, tokenize=False)
+        if clip.is_image:
+            return self.processor(text=[text], images=[clip.frames[0]], return_tensors="pt")
         frames, metadata = video_input(clip, duplicate_frames=self.tarsier2)
         videos_kwargs = video_size_kwargs(self.processor.video_processor, self.pixels, len(frames))
         videos_kwargs["video_metadata"] = [metadata]

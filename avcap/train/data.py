@@ -106,9 +106,13 @@ def supervised_items(rows: list[DatasetRow], default_prompt: str) -> list[Superv
 
 
 def _text(row: DatasetRow, key: str) -> str:
-    value = row.raw.get(key)
+    # The pair comes from avcap's top-level fields or from the official DPO roles
+    # (2+: chosen / reject; first release: gpt / reject_gpt), read by avcap.data.official.
+    value = getattr(row, key, None)
     if not isinstance(value, str) or not value.strip():
-        raise DataError(f"{row.source}: preference row '{row.id}' needs a non-empty string '{key}'")
+        raise DataError(f"{row.source}: preference row '{row.id}' needs a non-empty '{key}' answer (a '{key}' "
+                        f"field, or a '{'chosen' if key == 'chosen' else 'reject'}' / "
+                        f"'{'gpt' if key == 'chosen' else 'reject_gpt'}' turn)")
     return value.strip()
 
 
@@ -126,15 +130,17 @@ def load_row_clip(row: DatasetRow, frame_policy: str) -> Clip:
     """Decode the row's video (and separate audio track, if any) under the captioner's policy.
 
     A row with ``audio`` and no ``video`` (ASR / audio-caption rows of audio alignment,
-    video-SALMONN 2 §3.2) becomes an audio-only clip with no frames.
+    video-SALMONN 2 §3.2) becomes an audio-only clip with no frames; an ``image`` row a one-frame
+    clip; ``use_audio: false`` drops the sound and ``timestamps`` cut the row's segment.
     """
-    from avcap.media import load_audio_clip, load_clip
+    from avcap.media import load_media
 
-    if row.video is None:
-        if row.audio is None:  # parse_row refuses such rows; a hand-built row may still lack both
-            raise DataError(f"{row.source}: row '{row.id}' has neither 'video' nor 'audio'")
-        return load_audio_clip(row.audio)
-    return load_clip(row.video, policy=frame_policy, audio_path=row.audio)
+    image = getattr(row, "image", None)
+    if row.video is None and row.audio is None and image is None:
+        # parse_row refuses such rows; a hand-built row may still lack them
+        raise DataError(f"{row.source}: row '{row.id}' has neither 'video' nor 'audio'")
+    return load_media(video=row.video, audio=row.audio, image=image, policy=frame_policy,
+                      use_audio=getattr(row, "use_audio", True), segment=getattr(row, "timestamps", None))
 
 
 class ClipDataset(Dataset):

@@ -151,6 +151,8 @@ def select_round(rows: Sequence[DatasetRow], round_dir: Path, scores: dict[tuple
         deltas_r.append(delta_r)
         keep = ("total", "miss", "hall", "repetition", "sample")
         raw = {k: v for k, v in row.raw.items() if k not in ("chosen", "rejected", "scores")}
+        if isinstance(raw.get("conversations"), list):  # an official DPO row: keep prompt + ground truth only
+            raw["conversations"] = _prompt_and_reference(raw["conversations"], row.reference)
         pairs.append({**raw, "id": row.id, "video": row.video, "audio": row.audio,
                       "chosen": chosen["caption"], "rejected": rejected["caption"],
                       "scores": {"chosen": {k: chosen[k] for k in keep}, "rejected": {k: rejected[k] for k in keep},
@@ -179,3 +181,13 @@ def select_round(rows: Sequence[DatasetRow], round_dir: Path, scores: dict[tuple
     atomic_write_text(round_dir / "pairs.jsonl", "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs))
     atomic_write_json(round_dir / "pair_stats.json", stats)
     return pairs, stats
+
+
+def _prompt_and_reference(turns: list, reference: str | None) -> list:
+    """The human/system turns of a row and its ground truth as the gpt turn: a new pair row carries
+    its pair in 'chosen'/'rejected', so the official DPO roles (chosen, reject, reject_gpt, gt) go."""
+    from avcap.data.official import HUMAN_ROLES
+
+    kept = [t for t in turns if isinstance(t, dict) and str(t.get("from", t.get("role", ""))).lower()
+            in HUMAN_ROLES | {"system"}]
+    return kept + ([{"from": "gpt", "value": reference}] if reference else [])

@@ -28,12 +28,12 @@ def test_omni_plan_avocado_budget():
 
 
 def test_omni_enforces_total_pixels_on_long_videos():
-    # 400 s at 2 fps wants 800 frames -> 768 (FPS_MAX_FRAMES); the per-frame floor 105,369 px gives
-    # 224x420 = 94,080 px, so n * 94,080 <= 2 * 20,070,400 holds up to n = 426.
-    plan = get_policy("omni").plan(400.0, 30.0, 1080, 1920)
+    # AVoCaDO's stated total (omni-paper): 400 s at 2 fps wants 800 frames -> 768 (FPS_MAX_FRAMES); the
+    # per-frame floor 105,369 px gives 224x420 = 94,080 px, so n * 94,080 <= 2 * 20,070,400 holds up to n = 426.
+    plan = get_policy("omni-paper").plan(400.0, 30.0, 1080, 1920)
     assert len(plan.frame_times) == 426 and (plan.height, plan.width) == (224, 420)
     assert len(plan.frame_times) * plan.height * plan.width <= 2 * 20_070_400
-    loose = get_policy("omni", enforce_total=False).plan(400.0, 30.0, 1080, 1920)
+    loose = get_policy("omni-paper", enforce_total=False).plan(400.0, 30.0, 1080, 1920)
     assert len(loose.frame_times) == 768  # the release's behaviour: the budget overruns
 
 

@@ -129,7 +129,8 @@ def test_bad_arguments_and_a_foreign_captions_file(videos, tmp_path):
 def test_help_teaches_with_examples():
     result = CliRunner().invoke(app, ["caption", "--help"])
     assert result.exit_code == 0
-    for needle in ("Examples", "tsinghua-ee/video-SALMONN-2_plus_7B", "tiny:omni", "--num-samples", "resumes"):
+    for needle in ("Examples", "tsinghua-ee/video-SALMONN2_plus_7B_full", "tiny:omni", "--num-samples", "resumes",
+                   "--max-pixels", "--base-model", "docs/parity.md"):
         assert needle in result.output
 
 

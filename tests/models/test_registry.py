@@ -118,12 +118,15 @@ def test_hub_ids_read_config_first_then_download(monkeypatch, tmp_path):
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_config)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot)
     cap = load_captioner("some-org/Some-Model-7B")
-    assert calls == [("config", "some-org/Some-Model-7B", "config.json"), ("snapshot", "some-org/Some-Model-7B")]
+    # adapter_config.json first (absent here: a full checkpoint), then config.json, then the download.
+    assert calls == [("config", "some-org/Some-Model-7B", "adapter_config.json"),
+                     ("config", "some-org/Some-Model-7B", "config.json"), ("snapshot", "some-org/Some-Model-7B")]
     assert cap.name == "some-org/Some-Model-7B" and cap.family == "vl"
 
 
 def test_default_model_is_the_video_salmonn_2_plus_checkpoint():
-    assert DEFAULT_MODEL == "tsinghua-ee/video-SALMONN-2_plus_7B"
+    # The full 2+ checkpoint (the release's inference.py); the un-suffixed ids are LoRA adapters.
+    assert DEFAULT_MODEL == "tsinghua-ee/video-SALMONN2_plus_7B_full"
 
 
 def test_dtypes_and_devices():
@@ -145,10 +148,14 @@ def test_tiny_models_are_cached_and_listed():
 
 
 def test_pixel_budget_matches_the_qwen_utils_rule():
-    avocado = omni.AVOCADO_PIXELS  # 401,408 per frame, 20,070,400 in all, 100,352 minimum
-    assert avocado.frame_max_pixels(50) == 401_408  # 20,070,400 / 50 * 2 = 802,816 -> capped per frame
-    assert avocado.frame_max_pixels(200) == 200_704  # an even share: 20,070,400 / 200 * 2
-    assert avocado.frame_max_pixels(1000) == 105_369  # floor: 1.05 * 100,352
+    # AVoCaDO as its run behaves: 401,408 per frame, qwen-omni-utils' default 90,316,800 in all (its
+    # 20,070,400 is set after the library read its limits), 100,352 minimum.
+    avocado = omni.AVOCADO_PIXELS
+    assert avocado.frame_max_pixels(200) == 401_408  # 90,316,800 / 200 * 2 = 903,168 -> capped per frame
+    assert avocado.frame_max_pixels(600) == 301_056  # an even share: 90,316,800 / 600 * 2
+    stated = PixelBudget(min_pixels=100_352, max_pixels=401_408, total_pixels=20_070_400)
+    assert stated.frame_max_pixels(200) == 200_704  # the stated total would share 20,070,400 / 200 * 2
+    assert stated.frame_max_pixels(1000) == 105_369  # floor: 1.05 * 100,352
     assert vl.TARSIER2_PIXELS.frame_max_pixels(32) == 460_800  # 16 frames doubled: 18,874,368 / 32 > 460,800
     assert vl.TARSIER2_PIXELS.frame_max_pixels(256) == 73_728
     with pytest.raises(ValueError):

@@ -172,22 +172,25 @@ def test_detect_reads_the_release_fields():
 
 
 def test_hub_ids_go_through_snapshot_download(monkeypatch):
+    # The full 2+ checkpoint (what the release's inference.py loads); the un-suffixed
+    # tsinghua-ee/video-SALMONN-2_plus_7B is a LoRA adapter (tests/models/test_adapters.py).
     import huggingface_hub
 
     calls = []
+    full = "tsinghua-ee/video-SALMONN2_plus_7B_full"
 
     def fake_snapshot_download(repo_id, **kwargs):
         calls.append(repo_id)
-        if repo_id == "tsinghua-ee/video-SALMONN-2_plus_7B":
+        if repo_id == full:
             return str(tiny_dir("plus"))
         raise OSError("404 not found")
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
-    captioner = salmonn2.load("tsinghua-ee/video-SALMONN-2_plus_7B")
-    assert captioner.name == "tsinghua-ee/video-SALMONN-2_plus_7B" and captioner.variant == "plus"
+    captioner = salmonn2.load(full)
+    assert captioner.name == full and captioner.variant == "plus"
     with pytest.raises(ModelError, match="model hub"):
         salmonn2.load("nobody/missing-model")
-    assert calls == ["tsinghua-ee/video-SALMONN-2_plus_7B", "nobody/missing-model"]
+    assert calls == [full, "nobody/missing-model"]
 
 
 def test_save_pretrained_writes_a_loadable_release_layout(tmp_path):

@@ -37,6 +37,18 @@ def data_dir(tmp_path_factory) -> Path:
     write_jsonl(root / "train2.jsonl", rows[:2])
     prefs = [{**r, "chosen": r["conversations"][1]["value"], "rejected": "noise noise noise noise"} for r in rows[:2]]
     write_jsonl(root / "pref.jsonl", prefs)
+    # The same pairs as the official releases write them: 2+ roles (gpt = ground truth, chosen,
+    # reject) and the first release's (gpt = chosen, reject_gpt, gt).
+    human, answer = rows[0]["conversations"][0], rows[0]["conversations"][1]["value"]
+    official = [
+        {"id": "v0", "video": "v0.mp4", "use_audio": True, "conversations": [
+            human, {"from": "gpt", "value": answer}, {"from": "chosen", "value": answer},
+            {"from": "reject", "value": "noise noise noise noise"}]},
+        {"id": "v1", "video": "v1.mp4", "conversations": [
+            {"from": "human", "value": "<image>\nDescribe the video."}, {"from": "gpt", "value": ANSWERS[1]},
+            {"from": "reject_gpt", "value": "noise noise noise noise"}, {"from": "gt", "value": ANSWERS[1]}]},
+    ]
+    write_jsonl(root / "pref_official.jsonl", official)
     return root
 
 

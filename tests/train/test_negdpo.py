@@ -74,7 +74,7 @@ def test_cli_end_to_end_on_tiny_salmonn2(videos, tmp_path, tiny_model, monkeypat
         for (c_clip, c_text), (r_clip, r_text) in zip(chosen, rejected):
             assert c_clip is r_clip  # one clip per pair ...
             row = by_video[Path(c_clip.path).name]
-            clean = load_clip(row["video"], "salmonn2")
+            clean = load_clip(row["video"], "salmonn2-plus")  # the 2+ miniature's own frame policy
             assert np.array_equal(c_clip.frame_times, clean.frame_times)  # ... the clean one
             assert np.array_equal(c_clip.frames, clean.frames)
             assert (c_text, r_text) == (row["candidates"]["clean"], row["candidates"]["corrupted"])  # y_w, y_l

@@ -92,10 +92,11 @@ def test_sft_train_groups_train_the_named_groups_in_full_and_merge_them(tiny_mod
     assert _report(out)["train"]["trainable_parameters"] > n_full
 
 
-@pytest.mark.parametrize("recipe", ["dpo", "gdpo"])
-def test_dpo_round_starts_at_ln2(recipe, tiny_model, data_dir, tmp_path):
+@pytest.mark.parametrize("recipe,data", [("dpo", "pref.jsonl"), ("gdpo", "pref_official.jsonl")])
+def test_dpo_round_starts_at_ln2(recipe, data, tiny_model, data_dir, tmp_path):
+    # gdpo reads the official releases' own DPO files (conversation roles), dpo avcap's fields.
     out = tmp_path / recipe
-    run_cli(recipe, "--config", _config(tmp_path, data=str(data_dir / "pref.jsonl"), output_dir=str(out)), *FAST)
+    run_cli(recipe, "--config", _config(tmp_path, data=str(data_dir / data), output_dir=str(out)), *FAST)
     report = _report(out)
     assert report["recipe"] == recipe
     first = report["train"]["first_step"]

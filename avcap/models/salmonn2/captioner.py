@@ -15,9 +15,33 @@ from avcap.models.base import GenerationConfig, TrainExample
 from avcap.models.hf_common import read_settings, resolve_device, resolve_dtype
 from avcap.models.salmonn2.checkpoints import CheckpointFiles, load_official, save_official
 from avcap.models.salmonn2.config import PLUS, detect_variant, plus_spec, v1_spec
-from avcap.models.salmonn2.processing import IGNORE_INDEX, PlusProcessor, PlusVideoSettings, V1Processor
+from avcap.models.salmonn2.processing import (
+    IGNORE_INDEX,
+    INTERLEAVE_MODES,
+    PlusProcessor,
+    PlusVideoSettings,
+    V1Processor,
+)
+from avcap.models.salmonn2.rope import POSITION_MODES, RELEASE_INFERENCE, TRAINING
 
 _HUB_FILES = ["*.json", "*.safetensors", "*.bin", "*.txt", "*.model", "*.jinja", "*.tiktoken"]
+
+# The caption prompt each release runs: the 2+ ``inference.py`` prompt; for the first release the
+# captioning question of its own demo config (``scripts/demo_data.yaml``; its test set carries
+# per-row prompts, which avcap uses when captioning that set).
+PLUS_PROMPT = (
+    "Provide a comprehensive description of all the content in the video, leaving out no details. "
+    "Be sure to include as much of the audio information as possible, and ensure that your "
+    "descriptions of the audio and video are closely aligned."
+)
+V1_PROMPT = (
+    "Give a detailed account of everything in the video, capturing all the specifics. While doing so, "
+    "also include as much information from the audio as possible, ensuring that the descriptions of "
+    "audio and video are well-synchronized."
+)
+# Both releases evaluate with at most 1024 new tokens (2+ inference.py / train_qwen.py; first
+# release TrainingArguments.max_new_tokens).
+MAX_NEW_TOKENS = 1024
 
 
 def _read_json(path: Path) -> dict:
@@ -84,7 +108,7 @@ class Salmonn2Captioner:
     """
 
     family = "salmonn2"
-    frame_policy = "salmonn2"
+    default_max_new_tokens = MAX_NEW_TOKENS
 
     def __init__(self, name: str, model: torch.nn.Module, processor, tokenizer, config: dict,
                  source: Path | None = None):
@@ -95,8 +119,62 @@ class Salmonn2Captioner:
         self.tokenizer = tokenizer
         self.config = config  # the checkpoint's own config.json
         self.variant = model.variant
+        plus = self.variant == PLUS
+        self.default_prompt = PLUS_PROMPT if plus else V1_PROMPT
+        # Generation positions of 2+ (rope.py): as the release's generate() computes them. Scoring
+        # and training always use the training positions.
+        self.caption_positions = RELEASE_INFERENCE if plus else TRAINING
+        self.frame_policy = "salmonn2-plus" if plus else "salmonn2"
         stops = [tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
         self.eos_token_ids = [i for i in stops if isinstance(i, int) and i >= 0 and i != tokenizer.unk_token_id]
+
+    @property
+    def frame_policy(self):
+        """The media policy clips are decoded with; setting a 2+ policy also sets the processor's
+        per-frame pixel budget to it, so the model resizes exactly as the policy sized the frames."""
+        return self._frame_policy
+
+    @frame_policy.setter
+    def frame_policy(self, policy) -> None:
+        import dataclasses
+
+        from avcap.media.policies import Salmonn2PlusPolicy, get_policy
+
+        self._frame_policy = policy  # a name stays a name (callers key caches and records by it)
+        policy = get_policy(policy)
+        if isinstance(policy, Salmonn2PlusPolicy) and isinstance(self.processor, PlusProcessor):
+            self.processor.video = dataclasses.replace(self.processor.video, max_frame_pixels=policy.max_pixels,
+                                                       max_frames=policy.max_frames, min_frame_pixels=policy.min_pixels)
+
+    def input_options(self) -> dict:
+        """The release-specific input options in force, for the captions file's generation record."""
+        if self.variant == PLUS:
+            return {"positions": self.caption_positions}
+        return {"interleave": self.processor.interleave}
+
+    def adapter_module_name(self, official: str) -> str:
+        """avcap's name of a module or parameter named as in the release (for PEFT adapters)."""
+        from avcap.models.salmonn2.checkpoints import to_avcap
+
+        return to_avcap(official, self.variant) or official
+
+    def set_input_options(self, interleave: str | None = None, positions: str | None = None) -> None:
+        """``interleave`` "release"/"paper" (first release); ``positions`` "training"/"release-inference"
+        (2+ generation). An option that does not apply to this release is a ModelError."""
+        if interleave is not None:
+            if self.variant == PLUS:
+                raise ModelError(f"{self.name}: --interleave applies to first-release video-SALMONN 2 checkpoints; "
+                                 "2+ interleaves audio by time (timed groups)")
+            if interleave not in INTERLEAVE_MODES:
+                raise ModelError(f"interleave {interleave!r}: choose {' or '.join(INTERLEAVE_MODES)}")
+            self.processor.interleave = interleave
+        if positions is not None:
+            if self.variant != PLUS:
+                raise ModelError(f"{self.name}: --positions applies to video-SALMONN 2+ (M-RoPE) checkpoints; "
+                                 "the first release uses 1D positions")
+            if positions not in POSITION_MODES:
+                raise ModelError(f"positions {positions!r}: choose {' or '.join(POSITION_MODES)}")
+            self.caption_positions = positions
 
     @property
     def device(self) -> torch.device:
@@ -131,12 +209,18 @@ class Salmonn2Captioner:
         save_official(self.model, out, self.variant, shards=shards)
         return out
 
-    def caption(self, clips: list[Clip], prompt: str, generation: GenerationConfig) -> list[str]:
-        """``len(clips) * num_samples`` captions, clip-major, from one batched ``generate`` call."""
+    def caption(self, clips: list[Clip], prompt: str, generation: GenerationConfig, prefix: str | None = None) -> list[str]:
+        """``len(clips) * num_samples`` captions, clip-major, from one batched ``generate`` call.
+
+        ``prefix`` (a row's ``prefix``): the answer is forced to start with it, as the first
+        release's test mode does; the returned caption is the prefix followed by the continuation.
+        """
         if not clips:
             return []
-        batch = self.processor(clips, [prompt] * len(clips)).to(self.device, self.dtype)
-        kwargs = dict(max_new_tokens=generation.max_new_tokens, num_return_sequences=generation.num_samples,
+        batch = self.processor(clips, [prompt] * len(clips), positions=self.caption_positions,
+                               prefixes=[prefix] * len(clips) if prefix else None).to(self.device, self.dtype)
+        max_new = generation.max_new_tokens or self.default_max_new_tokens
+        kwargs = dict(max_new_tokens=max_new, num_return_sequences=generation.num_samples,
                       repetition_penalty=generation.repetition_penalty, eos_token_id=self.eos_token_ids,
                       pad_token_id=self.processor.pad_token_id)
         if generation.do_sample:
@@ -152,6 +236,8 @@ class Salmonn2Captioner:
         finally:
             self.model.train(was_training)
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        if prefix:
+            return [(prefix + text).strip() for text in texts]
         return [text.strip() for text in texts]
 
     def sequence_logps(self, batch: list[TrainExample], return_counts: bool = False):
@@ -207,11 +293,26 @@ def load(name_or_path: str, device: str = "cpu", dtype=None, attn_implementation
     else:
         processor = V1Processor(tokenizer, spec)
     captioner = Salmonn2Captioner(str(name_or_path), model, processor, tokenizer, config, source=folder)
-    # avcap's own checkpoints (e.g. the nano model) may carry frame-policy overrides in avcap.json;
-    # save_pretrained copies that file, so every model trained from them samples frames the same way.
-    overrides = read_settings(folder).get("frame_policy")
+    apply_settings(captioner, read_settings(folder))
+    return captioner
+
+
+def apply_settings(captioner: Salmonn2Captioner, settings: dict) -> None:
+    """avcap's own per-checkpoint settings (``avcap.json``; official checkpoints have none).
+
+    ``frame_policy``: overrides of a policy, named by ``"policy"`` (default "salmonn2", the one
+    avcap used for every checkpoint before the 2+ policy existed, so older files keep their
+    meaning); ``positions``, ``interleave``: the input options; ``prompt``, ``max_new_tokens``: the
+    caption defaults. ``save_pretrained`` copies the file, so models trained from such a
+    checkpoint (e.g. the nano model) keep sampling and captioning the same way.
+    """
+    overrides = dict(settings.get("frame_policy") or {})
     if overrides:
         from avcap.media.policies import get_policy
 
-        captioner.frame_policy = get_policy("salmonn2", **overrides)
-    return captioner
+        captioner.frame_policy = get_policy(overrides.pop("policy", "salmonn2"), **overrides)
+    captioner.set_input_options(interleave=settings.get("interleave"), positions=settings.get("positions"))
+    if settings.get("prompt"):
+        captioner.default_prompt = str(settings["prompt"])
+    if settings.get("max_new_tokens"):
+        captioner.default_max_new_tokens = int(settings["max_new_tokens"])

@@ -161,6 +161,7 @@ class PlusSpec:
     vision_end_token_id: int
     spatial_merge_size: int = 2
     tie_word_embeddings: bool = False
+    image_token_id: int = 151655
 
 
 @dataclass
@@ -175,6 +176,7 @@ class V1Spec:
     pool_mode: str = "max"
     pool_after_projector: bool = True
     tie_word_embeddings: bool = False
+    add_time_token: bool = False  # visual-only clips get each frame's time as text (config add_time_token)
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -225,6 +227,7 @@ def plus_spec(config: dict) -> PlusSpec:
             vision_end_token_id=int(config.get("vision_end_token_id", 151653)),
             spatial_merge_size=int(vision.get("spatial_merge_size", 2)),
             tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
+            image_token_id=int(config.get("image_token_id", 151655)),
         )
     except (KeyError, TypeError, ValueError) as err:
         raise ModelError(f"video-SALMONN 2+ config.json: missing or invalid field ({err})") from None
@@ -303,4 +306,5 @@ def v1_spec(config: dict, shapes: dict[str, tuple]) -> V1Spec:
         pool_mode=pool_mode,
         pool_after_projector=str(config.get("mm_pooling_position", args.get("mm_pooling_position", "after"))) == "after",
         tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
+        add_time_token=bool(config.get("add_time_token", args.get("add_time_token", False))),
     )

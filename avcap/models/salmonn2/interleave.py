@@ -13,6 +13,16 @@ tokens. The two releases choose ``l`` differently:
   with ``l = 2·n·s`` (the tokens that span the frames); the tokens left over (the padding of
   the last chunk) follow the last frame -- ``timed_audio_boundaries(n, l, s)``.
 
+The first release's *code* does not use eq. 4 as written (``prepare_inputs_labels_for_multimodal``
+in ``video_salmonn_2.py``): it takes the first ``round(50 * T)`` audio tokens (T the clip's
+duration; in practice all of them, padding chunk included), stretches them by nearest
+interpolation to the next multiple of n when n does not divide their number, and gives each frame
+an equal slice; tokens past ``round(50 * T)`` (only for clips under ~1.2 s) follow the last frame --
+``release_audio_groups(n, l, T)``. A 51 s clip has 120 tokens, stretched to 153, 3 per frame, so
+some tokens appear twice and 33 of the 51 frames receive other tokens than eq. 4 gives them. The
+released weights were trained on that layout, so it is the default for first-release checkpoints;
+eq. 4 stays available as ``paper_audio_groups``.
+
 Silent video and ``l = 0``: avcap's media layer zero-fills the audio of a video without an
 audio stream, so the model hears silence, as it would from a silent track; ``l = 0`` only
 happens when a caller passes an empty waveform, and then every frame gets no audio tokens
@@ -45,6 +55,67 @@ def audio_boundaries(n: int, l: int) -> list[int]:  # noqa: E741
     """
     _check_counts(n, l)
     return [(l * i) // n for i in range(n + 1)]
+
+
+def nearest_stretch_index(length: int, size: int) -> np.ndarray:
+    """Source index of each of ``size`` outputs of ``torch.nn.functional.interpolate(mode="nearest")``
+    from ``length`` inputs: ``min(floor(i * (length / size)), length - 1)`` in float32, as ATen's
+    kernel computes it (identity when the sizes match, ``i >> 1`` when ``size == 2 * length``)."""
+    if length < 1 or size < 1:
+        raise ValueError(f"need length and size >= 1, got {length}, {size}")
+    i = np.arange(size, dtype=np.int64)
+    if size == length:
+        return i
+    if size == 2 * length:
+        return i >> 1
+    scale = np.float32(np.float32(length) / np.float32(size))
+    return np.minimum(np.floor(i.astype(np.float32) * scale).astype(np.int64), length - 1)
+
+
+def paper_audio_groups(n: int, l: int) -> tuple[list[np.ndarray], np.ndarray]:  # noqa: E741
+    """Eq. 4 as groups: frame i gets tokens ``[α_{i-1}, α_i)``; nothing follows the last frame."""
+    bounds = audio_boundaries(n, l)
+    return [np.arange(bounds[i], bounds[i + 1]) for i in range(n)], np.zeros(0, dtype=np.int64)
+
+
+def release_audio_groups(n: int, l: int, duration_s: float, front_per_second: int = 50) -> tuple[list[np.ndarray], np.ndarray]:  # noqa: E741
+    """The first release's layout: the audio token indices after each frame, and after the last.
+
+    ``front = min(l, round(front_per_second * T))`` tokens (the release's ``round(sample_time * 50)``;
+    it counts 50 per second although the Q-Former gives 2) are interleaved, the rest follow the
+    block. When n does not divide ``front`` they are stretched to ``m = front + n - front % n``
+    by nearest interpolation (``nearest_stretch_index``) and frame i takes slice i of m / n.
+
+    >>> [g.tolist() for g in release_audio_groups(4, 6, 10.0)[0]]   # 6 tokens -> 8: 0 0 1 2 3 3 4 5
+    [[0, 0], [1, 2], [3, 3], [4, 5]]
+    """
+    _check_counts(n, l)
+    front = min(l, round(duration_s * front_per_second))
+    index = np.arange(front, dtype=np.int64)
+    if front % n:
+        index = index[nearest_stretch_index(front, front + n - front % n)]
+    per = index.size // n
+    return [index[i * per:(i + 1) * per] for i in range(n)], np.arange(front, l, dtype=np.int64)
+
+
+def grouped_layout(visual_per_unit: Sequence[int] | int, groups: Sequence[Sequence[int]],
+                   tail: Sequence[int] = ()) -> list[tuple[int, int]]:
+    """Eqs. 5-6 with explicit groups: frame i's visual tokens, then the audio tokens ``groups[i]``
+    (indices into the clip's audio tokens, repeats allowed), then ``tail`` after the last frame."""
+    n = len(groups)
+    if n < 1:
+        raise ValueError("need at least one frame")
+    counts = [visual_per_unit] * n if isinstance(visual_per_unit, int) else list(visual_per_unit)
+    if len(counts) != n:
+        raise ValueError(f"{len(counts)} visual counts for {n} frames")
+    layout: list[tuple[int, int]] = []
+    visual = 0
+    for i in range(n):
+        layout.extend((VISUAL, visual + j) for j in range(counts[i]))
+        visual += counts[i]
+        layout.extend((AUDIO, int(a)) for a in groups[i])
+    layout.extend((AUDIO, int(a)) for a in tail)
+    return layout
 
 
 def half_second_index(index: Sequence[int] | np.ndarray, seconds_per_unit: float) -> np.ndarray:

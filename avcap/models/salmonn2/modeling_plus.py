@@ -94,13 +94,18 @@ class SalmonnPlusModel(nn.Module):
     def embed(self, batch: Salmonn2Batch) -> torch.Tensor:
         """Input embeddings [B, L, D] with the video and audio features in place (eqs. 5-6)."""
         embeds = self.llm.get_input_embeddings()(batch.input_ids)
-        if batch.video_grid_thw is None:  # only audio-only clips: nothing for the vision tower
+        if batch.video_grid_thw is None:  # only audio-only / image clips: no video for the vision tower
             video_features = embeds.new_zeros((0, embeds.shape[-1]))
         else:
             with torch.set_grad_enabled(trains(self.llm.model.visual)):
                 video = self.llm.model.get_video_features(batch.visual.to(self.dtype), batch.video_grid_thw)
             video_features = torch.cat(list(video.pooler_output), dim=0)
         embeds = scatter_features(embeds, batch.input_ids == self.spec.video_token_id, video_features, "video")
+        if batch.image_grid_thw is not None:  # image rows: Qwen2.5-VL's own image path
+            with torch.set_grad_enabled(trains(self.llm.model.visual)):
+                image = self.llm.model.get_image_features(batch.images.to(self.dtype), batch.image_grid_thw)
+            embeds = scatter_features(embeds, batch.input_ids == self.spec.image_token_id,
+                                      torch.cat(list(image.pooler_output), dim=0), "image")
         audio = self.audio(batch.audio_features, batch.chunks_per_clip)
         return scatter_features(embeds, batch.input_ids == self.spec.audio_token_id, torch.cat(audio, dim=0), "audio")
 

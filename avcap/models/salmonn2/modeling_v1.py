@@ -16,7 +16,7 @@ from torch import nn
 from avcap.models.salmonn2.audio import AudioAligner
 from avcap.models.salmonn2.config import V1Spec
 from avcap.models.salmonn2.modeling_plus import _unique, follow_default_dtype, scatter_features, trains
-from avcap.models.salmonn2.processing import AUDIO_SLOT, VISUAL_SLOT, Salmonn2Batch
+from avcap.models.salmonn2.processing import AUDIO_SLOT, VISUAL_SLOT, ZERO_SLOT, Salmonn2Batch
 
 
 class SalmonnV1Model(nn.Module):
@@ -87,13 +87,17 @@ class SalmonnV1Model(nn.Module):
 
     def embed(self, batch: Salmonn2Batch) -> torch.Tensor:
         ids = batch.input_ids
-        is_visual, is_audio = ids == VISUAL_SLOT, ids == AUDIO_SLOT
-        text_ids = ids.masked_fill(is_visual | is_audio, 0)
+        is_visual, is_audio, is_zero = ids == VISUAL_SLOT, ids == AUDIO_SLOT, ids == ZERO_SLOT
+        text_ids = ids.masked_fill(is_visual | is_audio | is_zero, 0)
         embeds = self.llm.get_input_embeddings()(text_ids)
+        if bool(is_zero.any()):  # the zero padding of the release's time tokens (pad_sequence)
+            embeds = embeds.masked_fill(is_zero.unsqueeze(-1), 0.0)
         # Audio-only clips bring no pixels; a batch of only those skips the vision tower.
         visual = (self.frame_features(batch.visual) if batch.visual.shape[0] else embeds.new_zeros((0, embeds.shape[-1])))
         embeds = scatter_features(embeds, is_visual, visual, "visual")
         audio = self.audio(batch.audio_features, batch.chunks_per_clip)
+        if batch.audio_order is not None:  # the release's layout repeats some tokens (interleave.py)
+            audio = [tokens[order.to(tokens.device)] for tokens, order in zip(audio, batch.audio_order)]
         return scatter_features(embeds, is_audio, torch.cat(audio, dim=0), "audio")
 
     def forward(self, batch: Salmonn2Batch, logits_to_keep: int = 0) -> torch.Tensor:

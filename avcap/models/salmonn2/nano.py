@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from avcap.models.base import DEFAULT_PROMPT
 from avcap.models.salmonn2.config import V1, AudioAlignerConfig, V1Spec
 
 # Frame policy of the nano model: events can be 0.5 s apart, so 2 fps; 12 s videos -> 24 frames.
@@ -206,7 +207,10 @@ def build_nano(out_dir: str | Path, seed: int = 0, *, text_captions: int = 0, te
         torch.manual_seed(seed)
         model = SalmonnV1Model(nano_spec(config))
         reinit_audio_path(model)
-    settings = {"frame_policy": dict(NANO_FRAME_POLICY), "parameters": parameter_counts(model)}
+    # Trained by avcap with eq. 4's layout and avcap's default prompt: both recorded, so the
+    # first release's own defaults (interleave "release", its caption prompt) do not apply to it.
+    settings = {"frame_policy": dict(NANO_FRAME_POLICY), "interleave": "paper", "prompt": DEFAULT_PROMPT,
+                "parameters": parameter_counts(model)}
     if text_steps > 0:
         settings["language_pretraining"] = pretrain_language(model.llm, tokenizer, n_captions=text_captions,
                                                              steps=text_steps, seed=seed)

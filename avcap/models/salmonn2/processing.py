@@ -9,7 +9,13 @@ same place -- the 2+ release's ``<audio>`` placeholder, the first release's moda
   writes it, with the chat template it forces (plain ChatML and a system turn);
 * first release: the LLaVA ``preprocess_qwen`` layout, the block spliced where ``<image>``
   was; it has no placeholder token, so avcap marks visual / audio slots with the negative ids
-  ``VISUAL_SLOT`` (the release's ``IMAGE_TOKEN_INDEX``) and ``AUDIO_SLOT``.
+  ``VISUAL_SLOT`` (the release's ``IMAGE_TOKEN_INDEX``) and ``AUDIO_SLOT``; which audio token
+  fills each slot is ``audio_order`` (the release's layout repeats some, see ``interleave.py``).
+  A visual-only clip (``use_audio: false``) gets the release's time tokens after each frame
+  when the checkpoint has ``add_time_token``, zero-padded as it pads them (``ZERO_SLOT``).
+
+An image clip (a row's ``image``) is a 2+ ``<image>``: ``<|image_pad|>`` tokens of Qwen2.5-VL's
+image processor at the release's inference budget; the first release takes no images.
 
 Answers (for ``sequence_logps``) are tokenized apart from the prompt, so a caption is scored
 on exactly the ids generation produced after ``<|im_start|>assistant\\n``; the scored labels
@@ -28,17 +34,27 @@ from avcap.media.clip import Clip
 from avcap.models.salmonn2.audio import audio_features, whisper_feature_extractor
 from avcap.models.salmonn2.config import PlusSpec, V1Spec
 from avcap.models.salmonn2.interleave import (
+    AUDIO,
     VISUAL,
-    audio_boundaries,
+    grouped_layout,
     interleave_layout,
     layout_kinds,
+    paper_audio_groups,
+    release_audio_groups,
     timed_audio_boundaries,
 )
-from avcap.models.salmonn2.rope import plus_rope_positions
+from avcap.models.salmonn2.rope import (
+    RELEASE_INFERENCE,
+    TRAINING,
+    plus_rope_positions,
+    release_inference_positions,
+)
 
 IGNORE_INDEX = -100
 VISUAL_SLOT = -200
 AUDIO_SLOT = -300
+ZERO_SLOT = -400  # a zero embedding: the padding of the first release's per-frame time tokens
+INTERLEAVE_MODES = ("release", "paper")
 SYSTEM = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
 ASSISTANT = "<|im_start|>assistant\n"
 ANSWER_END = "<|im_end|>\n"
@@ -56,6 +72,9 @@ class Salmonn2Batch:
     audio_features: torch.Tensor  # [chunks, mel bins, 3000], all clips in order
     chunks_per_clip: list[int]  # [B]
     labels: torch.Tensor | None  # [B, L], IGNORE_INDEX outside the answers
+    audio_order: list[torch.Tensor] | None = None  # [B] x [slots]: audio token filling each AUDIO_SLOT (v1)
+    images: torch.Tensor | None = None  # 2+: pixel_values of image clips [patches, C·2·14·14]
+    image_grid_thw: torch.Tensor | None = None  # [I, 3] for the I image clips
 
     def to(self, device, dtype=None) -> Salmonn2Batch:
         moved = {}
@@ -84,15 +103,19 @@ class PlusVideoSettings:
     max_frame_pixels: int = 61250
     min_frame_pixels: int = 4 * 28 * 28
     max_frames: int = 768
+    # Images at the release's inference settings (inference.py: max_pixels 61250; min_pixels default).
+    image_max_pixels: int = 61250
+    image_min_pixels: int = 16 * 28 * 28
 
     def __post_init__(self) -> None:
         if min(self.patch_size, self.temporal_patch_size, self.merge_size, self.max_frame_pixels,
-               self.min_frame_pixels, self.max_frames) < 1:
+               self.min_frame_pixels, self.max_frames, self.image_max_pixels, self.image_min_pixels) < 1:
             raise ModelError(f"2+ video settings must be positive: {self}")
 
-    def frame_max_pixels(self, num_frames: int) -> int:
-        boost = 0.95 * self.max_frames / num_frames if num_frames < self.max_frames else 1.0
-        return max(int(boost * self.max_frame_pixels), self.min_frame_pixels)
+    def frame_max_pixels(self, num_frames: int) -> float:
+        from avcap.media.sampling import salmonn2_plus_frame_max_pixels
+
+        return salmonn2_plus_frame_max_pixels(num_frames, self.max_frame_pixels, self.max_frames)
 
 
 class _Processor:
@@ -117,22 +140,28 @@ class _Processor:
         feats = audio_features(audio, self.feature_extractor, self.aligner_cfg.chunk_s)
         return feats, feats.shape[0]
 
-    def __call__(self, clips: list[Clip], prompts: list[str], answers: list[str] | None = None) -> Salmonn2Batch:
+    def __call__(self, clips: list[Clip], prompts: list[str], answers: list[str] | None = None,
+                 positions: str = TRAINING, prefixes: list[str | None] | None = None) -> Salmonn2Batch:
+        """``positions``: "training" (scoring, training) or "release-inference" (2+ generation as
+        released); ``prefixes``: text each answer is forced to start with (the first release's ``prefix``)."""
         if len(clips) != len(prompts) or (answers is not None and len(answers) != len(clips)):
             raise ModelError(f"{len(clips)} clips, {len(prompts)} prompts, {len(answers or [])} answers")
         if not clips:
             raise ModelError("no clips to process")
         encoded = [self.encode(clip, prompt) for clip, prompt in zip(clips, prompts)]
+        if prefixes is not None:
+            for item, prefix in zip(encoded, prefixes):
+                item["ids"] = item["ids"] + (self.ids(prefix) if prefix else [])
         tails = [self.ids(answer) + self.ids(ANSWER_END) for answer in answers] if answers is not None else None
-        return self.collate(encoded, tails)
+        return self.collate(encoded, tails, positions)
 
-    def collate(self, encoded: list[dict], tails: list[list[int]] | None) -> Salmonn2Batch:
+    def collate(self, encoded: list[dict], tails: list[list[int]] | None, mode: str = TRAINING) -> Salmonn2Batch:
         rows, labels, positions = [], [], []
         for i, item in enumerate(encoded):
             tail = tails[i] if tails is not None else []
             rows.append(item["ids"] + tail)
             labels.append([IGNORE_INDEX] * len(item["ids"]) + tail)
-            positions.append(self.positions(item, tail))
+            positions.append(self.positions(item, tail, mode))
         width = max(len(r) for r in rows)
         pad = [width - len(r) for r in rows]
         input_ids = torch.tensor([[self.pad_token_id] * p + r for p, r in zip(pad, rows)], dtype=torch.long)
@@ -144,20 +173,28 @@ class _Processor:
             position_ids = torch.zeros((3, len(rows), width), dtype=torch.long)
             for b, pos in enumerate(positions):
                 position_ids[:, b, pad[b]:] = torch.from_numpy(pos)
-        grids = [item["grid"] for item in encoded if item.get("grid") is not None]
+        grids = [item["grid"] for item in encoded if item.get("grid") is not None and not item.get("image")]
+        image_grids = [item["grid"] for item in encoded if item.get("image")]
+        orders = [item.get("audio_order") for item in encoded]
         return Salmonn2Batch(
             input_ids=input_ids, attention_mask=mask, position_ids=position_ids,
-            visual=torch.cat([torch.as_tensor(item["visual"]) for item in encoded], dim=0),
+            visual=torch.cat([torch.as_tensor(item["visual"]) for item in encoded if not item.get("image")]
+                             or [torch.as_tensor(encoded[0]["visual"])[:0]], dim=0),
             video_grid_thw=torch.tensor(grids, dtype=torch.long) if grids else None,
             audio_features=torch.from_numpy(np.concatenate([item["audio"] for item in encoded], axis=0)),
             chunks_per_clip=[item["chunks"] for item in encoded],
             labels=label_t if tails is not None else None,
+            audio_order=([torch.as_tensor(o if o is not None else np.arange(item["num_audio"]), dtype=torch.long)
+                          for o, item in zip(orders, encoded)] if any(o is not None for o in orders) else None),
+            images=torch.cat([torch.as_tensor(item["visual"]) for item in encoded if item.get("image")])
+            if image_grids else None,
+            image_grid_thw=torch.tensor(image_grids, dtype=torch.long) if image_grids else None,
         )
 
     def encode(self, clip: Clip, prompt: str) -> dict:
         raise NotImplementedError
 
-    def positions(self, item: dict, tail: list[int]):
+    def positions(self, item: dict, tail: list[int], mode: str = TRAINING):
         return None
 
 
@@ -184,6 +221,13 @@ class PlusProcessor(_Processor):
             merge_size=video.merge_size, image_mean=list(video.image_mean), image_std=list(video.image_std),
             do_sample_frames=False, cap_pixels_per_frame=False,
         )
+        from transformers import Qwen2VLImageProcessor
+
+        self.image_processor = Qwen2VLImageProcessor(
+            patch_size=video.patch_size, temporal_patch_size=video.temporal_patch_size, merge_size=video.merge_size,
+            image_mean=list(video.image_mean), image_std=list(video.image_std),
+            min_pixels=video.image_min_pixels, max_pixels=video.image_max_pixels,
+        )
         for name, token_id in (("<|audio_pad|>", spec.audio_token_id), ("<|video_pad|>", spec.video_token_id),
                                ("<|vision_start|>", spec.vision_start_token_id)):
             if tokenizer.convert_tokens_to_ids(name) != token_id:
@@ -193,6 +237,8 @@ class PlusProcessor(_Processor):
     def encode(self, clip: Clip, prompt: str) -> dict:
         frames = _frames(clip)
         n = frames.shape[0]
+        if clip.is_image:
+            return self._encode_image(frames, prompt)
         feats, chunks = self._audio(clip)
         l_tokens = chunks * self.aligner_cfg.tokens_per_chunk
         if n == 0:
@@ -201,7 +247,9 @@ class PlusProcessor(_Processor):
             visual = torch.zeros((0, 3 * self.video.temporal_patch_size * self.video.patch_size**2))
             block, grid, seconds_per_grid = [self.spec.audio_token_id] * l_tokens, None, 0.0
         else:
-            size = {"shortest_edge": self.video.min_frame_pixels, "longest_edge": self.video.frame_max_pixels(n)}
+            # transformers takes an int budget: the same frames as the release's float one (an integer
+            # area exceeds x exactly when it exceeds floor(x)); frames the 2+ policy sized pass unchanged.
+            size = {"shortest_edge": self.video.min_frame_pixels, "longest_edge": int(self.video.frame_max_pixels(n))}
             out = self.video_processor(videos=[frames], size=size, return_tensors="pt")
             visual = out["pixel_values_videos"]
             grid = [int(x) for x in out["video_grid_thw"][0]]
@@ -217,13 +265,34 @@ class PlusProcessor(_Processor):
         return {"ids": ids, "visual": visual, "grid": grid, "audio": feats, "chunks": chunks,
                 "seconds_per_grid": seconds_per_grid, "num_audio": l_tokens}
 
-    def positions(self, item: dict, tail: list[int]) -> np.ndarray:
+    def _encode_image(self, frames: np.ndarray, prompt: str) -> dict:
+        # The release's "<image>": <|vision_start|> <|image_pad|> x t·h·w/4 <|vision_end|>, then "\n" + prompt.
+        out = self.image_processor(images=[frames[0]], return_tensors="pt")
+        grid = [int(x) for x in out["image_grid_thw"][0]]
+        block = [self.spec.image_token_id] * (grid[0] * grid[1] * grid[2] // self.video.merge_size**2)
+        ids = (self.ids(SYSTEM + "<|im_start|>user\n<|vision_start|>") + block
+               + self.ids(f"<|vision_end|>\n{prompt}<|im_end|>\n" + ASSISTANT))
+        no_audio = np.zeros((0, self.aligner_cfg.num_mel_bins, 2 * self.aligner_cfg.encoder_frames), np.float32)
+        return {"ids": ids, "visual": out["pixel_values"], "grid": grid, "audio": no_audio, "chunks": 0,
+                "seconds_per_grid": 0.0, "num_audio": 0, "image": True}
+
+    def positions(self, item: dict, tail: list[int], mode: str = TRAINING) -> np.ndarray:
         # Each example alone, as the release computes them for a batch of one: its get_rope_index
         # picks one branch per batch, so a batch mixing audio-only and video rows would misplace one kind.
+        grid = tuple(item["grid"]) if item["grid"] is not None else None
+        if item.get("image"):  # the image branch (0 s per grid) is the same in training and generation
+            return plus_rope_positions(item["ids"] + tail, video_token_id=self.spec.image_token_id,
+                                       audio_token_id=self.spec.audio_token_id, grid_thw=grid,
+                                       spatial_merge_size=self.spec.spatial_merge_size, seconds_per_grid=0.0,
+                                       num_audio=0)
+        if mode == RELEASE_INFERENCE:
+            return release_inference_positions(item["ids"] + tail, video_token_id=self.spec.video_token_id,
+                                               grid_thw=grid, spatial_merge_size=self.spec.spatial_merge_size)
+        if mode != TRAINING:
+            raise ModelError(f"positions {mode!r}: choose training or release-inference")
         return plus_rope_positions(
             item["ids"] + tail, video_token_id=self.spec.video_token_id, audio_token_id=self.spec.audio_token_id,
-            grid_thw=tuple(item["grid"]) if item["grid"] is not None else None,
-            spatial_merge_size=self.spec.spatial_merge_size,
+            grid_thw=grid, spatial_merge_size=self.spec.spatial_merge_size,
             seconds_per_grid=item["seconds_per_grid"], num_audio=item["num_audio"],
         )
 
@@ -231,34 +300,68 @@ class PlusProcessor(_Processor):
 class V1Processor(_Processor):
     """First-release inputs: 384x384 SigLIP frames, Whisper features, slot layout (1D positions)."""
 
-    def __init__(self, tokenizer, spec: V1Spec):
+    def __init__(self, tokenizer, spec: V1Spec, interleave: str = "release"):
         super().__init__(tokenizer, spec.aligner)
-        from transformers import SiglipImageProcessor
         from transformers.image_utils import PILImageResampling
 
+        try:  # transformers 5: the PIL backend; its default SiglipImageProcessor resizes with torchvision,
+            # whose bicubic differs from PIL's by one grey level on some pixels (the release resizes with PIL)
+            from transformers import SiglipImageProcessorPil as SiglipImageProcessor
+        except ImportError:  # transformers 4: SiglipImageProcessor is PIL-based
+            from transformers import SiglipImageProcessor
+
         self.spec = spec
+        self.interleave = interleave  # "release" (the code the weights were trained with) or "paper" (eq. 4)
         side = int(spec.vision["image_size"])
-        # The release's SigLipImageProcessor: plain resize to a square (bicubic), scale, normalize 0.5/0.5.
+        # The release's SigLipImageProcessor: plain PIL resize to a square (bicubic), scale, normalize 0.5/0.5.
         self.image_processor = SiglipImageProcessor(
             do_resize=True, size={"height": side, "width": side}, resample=PILImageResampling.BICUBIC,
             do_rescale=True, rescale_factor=1 / 255, do_normalize=True, image_mean=[0.5] * 3, image_std=[0.5] * 3,
         )
 
     def encode(self, clip: Clip, prompt: str) -> dict:
+        if clip.is_image:
+            raise ModelError(f"{clip.path}: the first video-SALMONN 2 release takes videos and audio, not images "
+                             "(its audio-visual dataset reads no 'image'); use a 2+, omni or vl model")
+        if self.interleave not in INTERLEAVE_MODES:
+            raise ModelError(f"interleave {self.interleave!r}: choose {' or '.join(INTERLEAVE_MODES)}")
         frames = _frames(clip)
         feats, chunks = self._audio(clip)
         l_tokens = chunks * self.aligner_cfg.tokens_per_chunk
+        order = None
         if frames.shape[0] == 0:
             # Audio only (modality "audio" in the release): the clip's speech embeddings fill the
             # <image> slot whole (prepare_inputs_labels_for_multimodal), with 1D positions as ever.
             side = int(self.spec.vision["image_size"])
             pixels = torch.zeros((0, 3, side, side))
             block = [AUDIO_SLOT] * l_tokens
-        else:
+        elif l_tokens == 0:
             pixels = self.image_processor(images=list(frames), return_tensors="pt")["pixel_values"]
-            layout = interleave_layout(self.spec.tokens_per_frame, audio_boundaries(frames.shape[0], l_tokens))
+            block = self._visual_only_block(frames.shape[0], clip.duration_s)
+        else:
+            n = frames.shape[0]
+            pixels = self.image_processor(images=list(frames), return_tensors="pt")["pixel_values"]
+            if self.interleave == "release":
+                groups, tail = release_audio_groups(n, l_tokens, clip.duration_s)
+            else:
+                groups, tail = paper_audio_groups(n, l_tokens)
+            layout = grouped_layout(self.spec.tokens_per_frame, groups, tail)
             block = np.where(layout_kinds(layout) == VISUAL, VISUAL_SLOT, AUDIO_SLOT).tolist()
+            order = np.asarray([index for kind, index in layout if kind == AUDIO], dtype=np.int64)
         # preprocess_qwen: role ids + "\n" + <image> + "\n" + ids("\n" + prompt) (the user text is "<image>\n...").
         ids = (self.ids(SYSTEM + "<|im_start|>user\n") + block + self.ids("\n") + self.ids("\n" + prompt)
                + self.ids("<|im_end|>\n" + ASSISTANT))
-        return {"ids": ids, "visual": pixels, "grid": None, "audio": feats, "chunks": chunks}
+        return {"ids": ids, "visual": pixels, "grid": None, "audio": feats, "chunks": chunks,
+                "audio_order": order, "num_audio": l_tokens}
+
+    def _visual_only_block(self, n: int, duration_s: float) -> list[int]:
+        """Frames without audio (the release's modality "video"): with ``add_time_token`` each frame's
+        tokens are followed by its time, ``str(round(T / n * k, 1))`` for frame k = 1..n, tokenized and
+        zero-padded to the longest (``pad_sequence``), as ``prepare_inputs_labels_for_multimodal`` does."""
+        visual = [VISUAL_SLOT] * self.spec.tokens_per_frame
+        if not self.spec.add_time_token:
+            return visual * n
+        step = duration_s / n
+        times = [self.ids(str(round(step * k, 1))) for k in range(1, n + 1)]
+        width = max(len(t) for t in times)
+        return [slot for t in times for slot in visual + t + [ZERO_SLOT] * (width - len(t))]

@@ -19,6 +19,16 @@ the position after the text before it, audio token k gets ``(b + k, b + k, b)`` 
 *width* -- and the text after continues from ``b + num_audio``.
 
 Generation continues from the last position + 1. This is a pure function of the token ids.
+
+Those are the positions the release *trains* with. Its ``generate()`` never sees them: its
+``prepare_inputs_for_generation`` sets ``position_ids`` to None, and ``inference.py`` /
+``train_qwen.py`` pass neither ``audio_lengths`` (popped at test time) nor ``second_per_grid_ts``
+(a list, dropped with the non-tensors), so the prefill recomputes positions in the *video-only*
+branch of ``get_rope_index`` with 1.0 s per temporal grid -- ``release_inference_positions``:
+the first ``t·h·w/merge²`` tokens from the first video token, in sequence order and whatever
+their kind (audio tokens included), get the video grid's ``(b + 2·t, b + r, b + c)``; every token
+after them counts on from the largest of those + 1. An audio-only or text-only prompt gets plain
+positions ``0, 1, 2, ...`` there. The paper's reported numbers come from that path.
 """
 
 from __future__ import annotations
@@ -112,4 +122,41 @@ def _audio_only_positions(is_audio: np.ndarray, num_audio: int) -> np.ndarray:
     k = np.arange(count)
     positions[:, start:end] = np.stack([k, k, np.zeros_like(k)]) + start
     positions[:, end:] = end + np.arange(length - end)  # last time position (start + count - 1) + 1
+    return positions
+
+
+TRAINING = "training"
+RELEASE_INFERENCE = "release-inference"
+POSITION_MODES = (TRAINING, RELEASE_INFERENCE)
+
+
+def release_inference_positions(
+    input_ids: Sequence[int],
+    *,
+    video_token_id: int,
+    grid_thw: tuple[int, int, int] | None,
+    spatial_merge_size: int,
+) -> np.ndarray:
+    """Positions [3, L] the 2+ release's ``generate()`` gives one unpadded prompt (module docstring)."""
+    ids = np.asarray(input_ids, dtype=np.int64)
+    length = ids.shape[0]
+    positions = np.broadcast_to(np.arange(length), (3, length)).copy()
+    if grid_thw is None:  # audio-only or text: the release falls through to 1D positions
+        return positions
+    is_video = ids == video_token_id
+    if not is_video.any():
+        raise ValueError("a video grid was given but the sequence has no video token")
+    t, h, w = (int(x) for x in grid_thw)
+    gh, gw = h // spatial_merge_size, w // spatial_merge_size
+    start = int(np.argmax(is_video))
+    end = start + t * gh * gw
+    if end > length:
+        raise ValueError(f"the video grid needs {t * gh * gw} tokens from position {start}, the sequence has {length}")
+    grid = np.stack([
+        np.repeat(np.arange(t), gh * gw) * 2,  # 1.0 s per grid, 2 positions per second
+        np.tile(np.repeat(np.arange(gh), gw), t),
+        np.tile(np.arange(gw), t * gh),
+    ]) + start
+    positions[:, start:end] = grid
+    positions[:, end:] = grid.max() + 1 + np.arange(length - end)
     return positions
