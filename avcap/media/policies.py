@@ -254,32 +254,38 @@ class Tarsier2Policy(SamplingPolicy):
 
 @dataclass(frozen=True)
 class VideoLLaMA2Policy(SamplingPolicy):
-    """VideoLLaMA 2: the middle frame of each of ``num_frames`` segments, padded to a square of ``size``.
+    """VideoLLaMA 2: the middle frame of each of ``num_frames`` segments.
 
-    The release pads each frame to a square with the SigLIP mean grey (0.5 * 255 -> 127)
-    ('pad' aspect mode) before its 384 x 384 resize; we resize the long side to ``size`` then pad.
+    Its inference (``model_init``: ``aspect_ratio=None``) hands each frame to the tower's image
+    processor as it is, which resizes it to a square (SigLIP) or crops its centre (CLIP): frames
+    are decoded with their short side at ``size`` (never upscaled). Its training scripts
+    (``--image_aspect_ratio pad``) and the paper pad each frame to a square first, with the
+    SigLIP mean grey (0.5 * 255 -> 127): ``pad=True`` resizes the long side to ``size`` and pads.
     """
 
     name: str = "videollama2"
     num_frames: int = 16
     size: int = 384
+    pad: bool = False
     KNOBS: ClassVar[dict[str, str | None]] = {"fps": None, "max_frames": "num_frames", "max_pixels": None}
     NO_KNOB: ClassVar[dict[str, str]] = {
         "fps": "it takes a fixed number of segment-middle frames (set it with --max-frames)",
-        "max_pixels": "every frame is padded and resized to a size x size square (its SigLIP input)"}
+        "max_pixels": "its frames go whole to the tower's processor, which resizes them to its square input"}
 
     def __post_init__(self) -> None:
         _positive(self.name, num_frames=self.num_frames, size=self.size)
-        object.__setattr__(self, "pad_value", 127)
+        object.__setattr__(self, "pad_value", 127 if self.pad else None)
 
     def frame_times(self, duration_s, source_fps, num_source_frames=None):
         return sampling.videollama2_frame_times(duration_s, source_fps, self.num_frames, num_source_frames)
 
     def content_size(self, height, width, num_frames):
+        if not self.pad:
+            return sampling.short_side_size(height, width, self.size)
         return sampling.long_side_size(height, width, self.size)
 
     def output_size(self, height, width, num_frames):
-        return self.size, self.size
+        return (self.size, self.size) if self.pad else self.content_size(height, width, num_frames)
 
 
 @dataclass(frozen=True)
@@ -343,7 +349,7 @@ POLICY_HELP = {  # one line each for ``--frames`` help (a token is a 28x28-pixel
     "omni-paper": "AVoCaDO as its paper states: 2 fps, <=512 tokens/frame, 25,600 total",
     "qwen-vl": "Qwen2/2.5-VL: 2 fps, <=768 tokens/frame (qwen-vl-utils)",
     "tarsier2": "Tarsier2: 16 uniform frames incl. ends, <=460,800 px",
-    "videollama2": "VideoLLaMA 2: 16 segment middles, padded to 384x384",
+    "videollama2": "VideoLLaMA 2: 16 segment middles, short side 384 (pad=True: padded squares)",
 }
 
 

@@ -26,10 +26,11 @@ FAMILY_MODULES = {
     "salmonn2": "avcap.models.salmonn2",
     "omni": "avcap.models.omni",
     "vl": "avcap.models.vl",
+    "videollama2": "avcap.models.videollama2",
 }
-DETECT_ORDER = ("salmonn2", "omni", "vl")
+DETECT_ORDER = ("salmonn2", "omni", "vl", "videollama2")
 BACKENDS = ("auto", *FAMILY_MODULES)
-SUPPORTED = "video-SALMONN 2 (salmonn2), Qwen2.5-Omni/Qwen3-Omni incl. AVoCaDO (omni), Qwen2/2.5/3-VL incl. Tarsier2 (vl)"
+SUPPORTED = "video-SALMONN 2 (salmonn2), Qwen2.5-Omni/Qwen3-Omni incl. AVoCaDO (omni), Qwen2/2.5/3-VL incl. Tarsier2 (vl), VideoLLaMA 2/2.1/2.1-AV (videollama2)"
 
 # The nano video-SALMONN 2 trained on the synthetic world, shipped inside the package.
 NANO_MODEL = "builtin:nano"

@@ -35,6 +35,8 @@ TINY_MODELS: dict[str, tuple[str, str]] = {
     "qwen2.5-vl": ("avcap.models.vl", "qwen2.5-vl"),
     "qwen3-vl": ("avcap.models.vl", "qwen3-vl"),
     "tarsier2": ("avcap.models.vl", "tarsier2"),
+    "videollama2": ("avcap.models.videollama2", "videollama2"),
+    "videollama2-av": ("avcap.models.videollama2", "videollama2-av"),
 }
 
 _CORPUS = [

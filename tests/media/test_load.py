@@ -24,6 +24,16 @@ def test_each_policy_decodes_the_frame_on_screen_at_each_time(policy, av_video, 
     _check_identity(clip, bars, bars.source_times(media.specs["av"]), top=top, bar_rows=max(1, plan.content_height // 40))
 
 
+def test_padded_videollama2_frames_keep_the_picture_between_grey_bars(av_video, media, bars):
+    policy = get_policy("videollama2", pad=True, size=96)
+    clip = load_clip(av_video, policy)
+    plan = policy.plan(4.0, 12.0, 48, 64, 48)
+    assert clip.frames.shape[1:3] == (96, 96) and plan.pad_value == 127
+    top = (plan.height - plan.content_height) // 2
+    assert (clip.frames[:, : top - 1] == 127).all() and (clip.frames[:, plan.height - top + 1:] == 127).all()
+    _check_identity(clip, bars, bars.source_times(media.specs["av"]), top=top, bar_rows=max(1, plan.content_height // 40))
+
+
 def test_meta_describes_the_source(av_video):
     meta = load_clip(av_video).meta
     assert (meta["codec"], meta["width"], meta["height"], meta["rotation"]) == ("h264", 64, 48, 0)

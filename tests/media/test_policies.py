@@ -46,15 +46,18 @@ def test_qwen_vl_alias_uses_qwen_vl_utils_defaults():
 def test_tarsier2_and_videollama2_plans():
     t2 = get_policy("tarsier2").plan(10.0, 10.0, 1080, 1920)
     assert len(t2.frame_times) == 16 and (t2.height, t2.width) == (509, 905)
-    v2 = get_policy("videollama2").plan(10.0, 10.0, 48, 64)
+    v2 = get_policy("videollama2", pad=True).plan(10.0, 10.0, 48, 64)
     assert len(v2.frame_times) == 16 and (v2.height, v2.width) == (384, 384)
     assert (v2.content_height, v2.content_width) == (288, 384) and v2.pad_value == 127
+    # The release's inference: no padding, short side at `size` (the image processor squares it).
+    plain = get_policy("videollama2").plan(10.0, 10.0, 720, 1280)
+    assert (plain.height, plain.width, plain.pad_value) == (384, 683, None)
 
 
 def test_overrides_apply_and_none_is_ignored():
     assert get_policy("salmonn2", max_frames=32, fps=None).max_frames == 32
     assert get_policy("tarsier2", num_frames=8).plan(10.0, 10.0, 48, 64).frame_times[-1] == pytest.approx(9.9)
-    assert get_policy("videollama2", num_frames=8, size=224).output_size(48, 64, 8) == (224, 224)
+    assert get_policy("videollama2", num_frames=8, size=224, pad=True).output_size(48, 64, 8) == (224, 224)
     assert get_policy("omni", fps=1.0).plan(10.0, 30.0, 48, 64).frame_times.__len__() == 10
 
 
@@ -70,7 +73,7 @@ def test_unknown_name_setting_or_value_is_a_config_error():
 
 
 def test_policy_instances_pass_through_and_fixed_times_keep_base_size():
-    base = get_policy("videollama2", num_frames=4)
+    base = get_policy("videollama2", num_frames=4, pad=True)
     assert get_policy(base) is base
     fixed = base.at_times([3.0, 1.0, 1.0])
     assert isinstance(fixed, FixedTimesPolicy) and fixed.name == "videollama2@times"
