@@ -62,8 +62,12 @@ def _reference(model: BEATs, fbank: torch.Tensor) -> torch.Tensor:
     bias = bias.unsqueeze(0).repeat(b, 1, 1, 1).view(b * h, t, t)
     alpha_dn = (2 * cfg.encoder_layers) ** 0.25
     for i in range(cfg.encoder_layers):
-        p = lambda n: sd[f"encoder.layers.{i}.{n}"]  # noqa: E731
-        lin = lambda z, n: F.linear(z, p(f"{n}.weight"), p(f"{n}.bias"))  # noqa: E731
+        def p(n, i=i):
+            return sd[f"encoder.layers.{i}.{n}"]
+
+        def lin(z, n, p=p):
+            return F.linear(z, p(f"{n}.weight"), p(f"{n}.bias"))
+
         scaling, alpha = hd ** -0.5, 32
         q = lin(x, "self_attn.q_proj") * scaling / alpha
         k, vv = lin(x, "self_attn.k_proj"), lin(x, "self_attn.v_proj")
