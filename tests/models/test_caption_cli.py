@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from avcap.cli import app
 
 ALL_TINY = ["tiny:salmonn2", "tiny:salmonn2-v1", "tiny:omni", "tiny:qwen3-omni", "tiny:qwen2-vl",
-            "tiny:qwen2.5-vl", "tiny:qwen3-vl", "tiny:tarsier2"]
+            "tiny:qwen2.5-vl", "tiny:qwen3-vl", "tiny:tarsier2", "tiny:videollama2", "tiny:videollama2-av"]
 FAST = ["--max-new-tokens", "4", "--no-progress"]
 
 

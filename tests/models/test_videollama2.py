@@ -124,6 +124,13 @@ def test_official_layouts_load_each_tensor_where_the_release_puts_it(name, offic
     for key, tensor in read_tensors(weight_files(folder)).items():
         assert torch.equal(params[to_avcap(key, _prefixes(cap.model))], tensor), key
     assert len(keys) == len(params)  # every tensor of the model is in the file, once
+    # mm_projector_type picks the Conv3d padding: stc_connector 1 (8 frames of 4² -> 5·3·3), v35 0 (4·2·2)
+    av = name.endswith("-av")
+    assert cap.model.connector.sampler[0].padding == ((0, 0, 0) if av else (1, 1, 1))
+    frames = np.zeros((8, 56, 56, 3), np.uint8)
+    clip = Clip(path="x", frames=frames, frame_times=np.arange(8.0), audio=np.zeros(16000, np.float32), duration_s=8.0,
+                has_audio=False)
+    assert int((cap.processor([clip], [PROMPT]).input_ids == -201).sum()) == (16 + 93 * 4 if av else 45)
 
 
 def test_key_problems_are_one_line_naming_the_keys(tmp_path):
