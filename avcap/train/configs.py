@@ -161,12 +161,20 @@ class SFTConfig(MediaPathArgs):
         "paper: none, its visual LLM is pretrained -- a model built from scratch (the nano "
         "captioner) needs its vision path trained", default_factory=list)
     disable_dropout: bool = _help("turn off the model's dropout (deterministic steps)", default=False)
+    modality_mix: list[int] = _help(
+        "VideoLLaMA 2 audio-visual joint training (§3.3): each micro-batch holds [audio-visual, visual, audio] "
+        "examples in these counts; paper and release: [2, 1, 1] (2:1:1, every audio-visual row once per epoch, "
+        "the others cycled). Rows are typed by a 'modality' field (else video rows are audio-visual, audio-only "
+        "rows audio); optim.batch_size then counts such groups. Empty: rows as they come", default_factory=list)
     model: ModelArgs = field(default_factory=ModelArgs, metadata={"help": "starting captioner"})
     lora: LoraArgs = field(default_factory=LoraArgs, metadata={"help": "LoRA adapter"})
     optim: OptimArgs = field(default_factory=OptimArgs, metadata={"help": "optimisation"})
 
     def __post_init__(self) -> None:
         _check_common(self)
+        if self.modality_mix and (len(self.modality_mix) != 3 or min(self.modality_mix) < 0 or self.modality_mix[0] < 1):
+            raise ValueError(f"modality_mix {self.modality_mix}: give [audio-visual, visual, audio] counts, "
+                             "audio-visual >= 1 (paper: [2, 1, 1])")
         bad = sorted(set(self.train_groups) - FULL_TRAIN_GROUPS)
         if bad:
             raise ValueError(f"train_groups: {', '.join(bad)} not among {', '.join(sorted(FULL_TRAIN_GROUPS))} "

@@ -192,8 +192,10 @@ def use_cpu(device: str) -> bool:
 
 def fit(cfg: Any, procs: Processes, captioner, *, start: str, items: list, collator, objective, lora: LoraArgs | None,
         train_aligner: bool, optim: OptimArgs, out_dir: Path, learning_rate: float | None = None,
-        no_dropout: bool = False, full_groups: tuple[str, ...] = ()) -> dict:
+        no_dropout: bool = False, full_groups: tuple[str, ...] = (), dataset: Any = None) -> dict:
     """Train one adapter (and/or the aligner) on ``items``, then write ``out_dir/model``, merged.
+
+    ``dataset`` replaces the default one-item-per-row dataset of ``items`` (e.g. modality-mixed groups).
 
     ``start`` names the checkpoint ``captioner`` was loaded from (the merge rebuilds it).
     Re-running after a kill resumes from the newest complete ``out_dir/checkpoints/checkpoint-N``;
@@ -223,7 +225,8 @@ def fit(cfg: Any, procs: Processes, captioner, *, start: str, items: list, colla
     device = str(next(policy.parameters()).device)
     args = training_arguments(optim, out_dir / "checkpoints", learning_rate=learning_rate, use_cpu=use_cpu(device))
     trainer = AvcapTrainer(
-        model=policy, args=args, train_dataset=ClipDataset(items, captioner.frame_policy),
+        model=policy, args=args,
+        train_dataset=dataset if dataset is not None else ClipDataset(items, captioner.frame_policy),
         data_collator=collator, objective=objective, run_config=cfg,
     )
     if policy.aligner_snapshot and isinstance(objective, DPOObjective) and (

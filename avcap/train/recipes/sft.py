@@ -25,11 +25,11 @@ from avcap.train.recipes.common import (
 
 def run_sft(cfg: SFTConfig) -> dict:
     return run_supervised(cfg, "sft", lora=cfg.lora, train_aligner=cfg.train_aligner,
-                          full_groups=tuple(cfg.train_groups))
+                          full_groups=tuple(cfg.train_groups), modality_mix=list(cfg.modality_mix))
 
 
 def run_supervised(cfg: SFTConfig | AlignConfig, recipe: str, lora: LoraArgs | None, train_aligner: bool,
-                   full_groups: tuple[str, ...] = ()) -> dict:
+                   full_groups: tuple[str, ...] = (), modality_mix: list[int] | None = None) -> dict:
     """Cross-entropy on the answer tokens; shared by ``sft`` (LoRA + aligner) and ``align`` (aligner only)."""
     out = Path(cfg.output_dir)
     if (finished := finished_report(out)) is not None:
@@ -39,9 +39,15 @@ def run_supervised(cfg: SFTConfig | AlignConfig, recipe: str, lora: LoraArgs | N
     items = supervised_items(config_rows(cfg, cfg.data, what="training"), cfg.prompt)
     started = time.time()
     captioner = load_model(cfg.model, cfg.optim, procs)
-    metrics = fit(cfg, procs, captioner, start=cfg.model.name, items=items, collator=collate_supervised,
+    dataset, collator = None, collate_supervised
+    if modality_mix:  # VideoLLaMA 2's audio-visual joint training: 2:1:1 groups (avcap.train.mix)
+        from avcap.train.mix import MixedDataset, collate_mixed
+
+        dataset = MixedDataset(items, modality_mix, captioner.frame_policy, seed=cfg.optim.seed)
+        collator = collate_mixed
+    metrics = fit(cfg, procs, captioner, start=cfg.model.name, items=items, collator=collator,
                   objective=SFTObjective(), lora=lora, train_aligner=train_aligner, optim=cfg.optim,
-                  out_dir=out, no_dropout=cfg.disable_dropout, full_groups=full_groups)
+                  out_dir=out, no_dropout=cfg.disable_dropout, full_groups=full_groups, dataset=dataset)
     report = {"recipe": recipe, "rows": len(items), "model": str(out / "model"), "seconds": time.time() - started,
               "train": metrics, "world_size": procs.world}
     write_report(out / "report.json", report, procs)
