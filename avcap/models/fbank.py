@@ -10,6 +10,7 @@ installed beside avcap's pinned torch; tests compare it with kaldi-native-fbank.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -24,9 +25,13 @@ def mel_scale(freq):
     return 1127.0 * math.log1p(freq / 700.0)
 
 
+@functools.lru_cache(maxsize=8)
 def mel_banks(num_bins: int, padded_window: int, sample_rate_hz: float, low_freq: float = 20.0,
               high_freq: float = 0.0) -> torch.Tensor:
-    """Triangular mel filters [num_bins, padded_window // 2 + 1] (the Nyquist column is zero, as in Kaldi)."""
+    """Triangular mel filters [num_bins, padded_window // 2 + 1] (the Nyquist column is zero, as in Kaldi).
+
+    Cached (one clip's fbank would otherwise rebuild them); treat the returned tensor as read-only.
+    """
     nyquist = 0.5 * sample_rate_hz
     if high_freq <= 0.0:
         high_freq += nyquist
