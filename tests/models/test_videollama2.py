@@ -300,3 +300,26 @@ def test_save_pretrained_writes_a_checkpoint_that_loads_back(load_tiny, clips_fo
     from avcap.models.tiny import tiny_path
 
     assert _keys(tmp_path / "out") == _keys(tiny_path("tiny:videollama2"))  # the release's names, sharded or not
+
+
+def test_mixtral_layout_loads_and_samples(tmp_path, load_tiny, clips_for):
+    """VideoLLaMA2-8x7B: the same layout with a Mixtral LLM (model_type videollama2_mixtral)."""
+    from avcap.models.tiny import tiny_path
+    from avcap.models.videollama2 import VideoLLaMA2Model, spec_from_config
+    from avcap.models.videollama2_checkpoints import save_official
+
+    folder = tmp_path / "mixtral"
+    shutil.copytree(tiny_path("tiny:videollama2"), folder)
+    for old in folder.glob("model*.safetensors*"):
+        old.unlink()
+    config = json.loads((folder / "config.json").read_text())
+    config.update(model_type="videollama2_mixtral", architectures=["Videollama2MixtralForCausalLM"],
+                  num_local_experts=2, num_experts_per_tok=1)
+    (folder / "config.json").write_text(json.dumps(config))
+    torch.manual_seed(0)
+    save_official(VideoLLaMA2Model(spec_from_config(config, folder)), folder)
+    cap = load_captioner(str(folder))
+    assert type(cap.model.llm).__name__ == "MixtralForCausalLM"
+    clips = clips_for(load_tiny("tiny:videollama2"))[:2]
+    sampled = cap.caption(clips, PROMPT, GenerationConfig(max_new_tokens=4, temperature=1.0, num_samples=2, seed=0))
+    assert len(sampled) == 4 and all(isinstance(s, str) for s in sampled)
