@@ -68,13 +68,36 @@ def heldout_nll(policy, data: list, size: int = 8) -> float:
     return total / tokens
 
 
+def miniature(root: Path, init_std: float | None) -> str:
+    """``tiny:videollama2-av``, or the same miniature re-initialised with LLM weights of std ``init_std``
+    (the test miniature uses 0.2 so that random outputs differ per clip; 0.02 is the usual LLM init)."""
+    if init_std is None:
+        return "tiny:videollama2-av"
+    from avcap.models.tiny import tiny_path
+    from avcap.models.videollama2 import VideoLLaMA2Model, spec_from_config
+    from avcap.models.videollama2_checkpoints import save_official
+
+    folder = root / "model"
+    if not folder.exists():
+        import shutil
+
+        shutil.copytree(tiny_path("tiny:videollama2-av"), folder)
+        config = json.loads((folder / "config.json").read_text())
+        config["initializer_range"] = init_std
+        (folder / "config.json").write_text(json.dumps(config))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            save_official(VideoLLaMA2Model(spec_from_config(config, folder)), folder)
+    return str(folder)
+
+
 def train(train_data, args) -> tuple:
     from avcap.models import load_captioner
     from avcap.train.configs import LoraArgs
     from avcap.train.policy import PolicyModule
 
     torch.manual_seed(args.seed)
-    cap = load_captioner("tiny:videollama2-av")
+    cap = load_captioner(args.model)
     policy = PolicyModule.build(cap, lora=LoraArgs(r=args.lora_r, alpha=2.0, dropout=0.0), train_aligner=True,
                                 full_groups=("visual_aligner",), seed=args.seed)
     params = [p for p in policy.parameters() if p.requires_grad]
@@ -124,6 +147,8 @@ def main() -> None:
     parser.add_argument("--n-train", type=int, default=96)
     parser.add_argument("--n-heldout", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init-std", type=float, default=None,
+                        help="re-initialise the miniature's LLM with this std (default: the test miniature's 0.2)")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON report here too")
     args = parser.parse_args()
     cache_fbank()
@@ -131,6 +156,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="vl2-learns-") as tmp:
         root = Path(tmp)
+        args.model = miniature(root, args.init_std)
         train_rows, held_rows = synth(root / "train", args.n_train, 101), synth(root / "heldout", args.n_heldout, 202)
         frame_policy = load_captioner("tiny:videollama2-av").frame_policy
         data = {name: examples(rows, root / split, frame_policy, blanked)
@@ -142,6 +168,7 @@ def main() -> None:
         text, text_curve, text_s = train(data["train_blank"], args)
         report = {
             "baseline": "text-only prior: the same model and training on blanked clips (black frames, silence)",
+            "model": "tiny:videollama2-av" + (f", LLM re-initialised with std {args.init_std}" if args.init_std else ""),
             "steps": args.steps, "batch": args.batch, "lr": args.lr, "lora_r": args.lora_r,
             "train_rows": len(train_rows), "heldout_rows": len(held_rows),
             "heldout_nll_media": round(heldout_nll(media, data["held"]), 4),
