@@ -442,10 +442,15 @@ class VideoLLaMA2Processor:
         ids = self.prompt_ids("<video>" if n else "<audio>", prompt, tokens)
         return {"ids": ids, "pixels": pixels, "frames": n, "fbank": fbank}
 
-    def __call__(self, clips: list[Clip], prompts: list[str], answers: list[str] | None = None) -> VideoLLaMA2Batch:
+    def __call__(self, clips: list[Clip], prompts: list[str], answers: list[str] | None = None,
+                 prefix: str | None = None) -> VideoLLaMA2Batch:
+        """``answers`` are scored (labels); ``prefix`` is text each answer is forced to start with."""
         if not clips or len(clips) != len(prompts) or (answers is not None and len(answers) != len(clips)):
             raise ModelError(f"{len(clips)} clips, {len(prompts)} prompts, {len(answers or [])} answers")
         encoded = [self.encode(c, p) for c, p in zip(clips, prompts)]
+        if prefix:
+            for e in encoded:
+                e["ids"] = e["ids"] + self.ids(prefix)
         tails = [self.ids(a) + [self.end_of_turn_id] for a in answers] if answers is not None else [[] for _ in clips]
         rows = [e["ids"] + t for e, t in zip(encoded, tails)]
         width = max(len(r) for r in rows)

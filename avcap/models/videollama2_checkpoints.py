@@ -188,6 +188,7 @@ class VideoLLaMA2Captioner:
     """VideoLLaMA 2 behind avcap's Captioner interface (``frame_policy``: 16/8 segment middles)."""
 
     family = FAMILY
+    default_max_new_tokens = 2048  # mm_infer's max_new_tokens
 
     def __init__(self, name: str, model: VideoLLaMA2Model, tokenizer, config: dict, source: Path | None = None):
         from avcap.media.policies import get_policy
@@ -217,11 +218,13 @@ class VideoLLaMA2Captioner:
     def parameter_groups(self) -> dict[str, list[torch.nn.Parameter]]:
         return self.model.parameter_groups()
 
-    def caption(self, clips: list[Clip], prompt: str, generation: GenerationConfig) -> list[str]:
+    def caption(self, clips: list[Clip], prompt: str, generation: GenerationConfig, prefix: str | None = None) -> list[str]:
+        """Captions clip-major; with ``prefix`` each is the prefix followed by its continuation."""
         if not clips:
             return []
-        batch = self.processor(clips, [prompt] * len(clips)).to(self.device, self.dtype)
-        kwargs = dict(max_new_tokens=generation.max_new_tokens, num_return_sequences=generation.num_samples,
+        batch = self.processor(clips, [prompt] * len(clips), prefix=prefix).to(self.device, self.dtype)
+        kwargs = dict(max_new_tokens=generation.max_new_tokens or self.default_max_new_tokens,
+                      num_return_sequences=generation.num_samples,
                       repetition_penalty=generation.repetition_penalty, eos_token_id=self.eos_token_ids,
                       pad_token_id=self.processor.pad_token_id)
         if generation.do_sample:
@@ -236,7 +239,7 @@ class VideoLLaMA2Captioner:
             new_tokens = self.model.generate(batch, **kwargs)
         finally:
             self.model.train(was_training)
-        return [t.strip() for t in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        return [((prefix or "") + t).strip() for t in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
 
     def sequence_logps(self, batch: list[TrainExample], return_counts: bool = False):
         """Summed log p(answer + end-of-turn | clip, prompt) per example, [B] (and token counts, [B])."""

@@ -252,6 +252,8 @@ def test_batch_of_four_equals_four_single_calls(name, load_tiny, clips_for, vide
     batched = cap.caption(clips, PROMPT, GREEDY)
     assert batched == [cap.caption([c], PROMPT, GREEDY)[0] for c in clips]
     assert len(set(batched)) > 1  # outputs depend on the clip
+    forced = cap.caption(clips[:2], PROMPT, GREEDY, prefix="A red")
+    assert all(c.startswith("A red") for c in forced) and forced != batched[:2]
 
 
 def _naive_logp(cap, example) -> float:
