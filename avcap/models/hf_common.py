@@ -9,6 +9,7 @@ the video processors resize per call anyway, so nothing is lost.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -365,3 +366,44 @@ class QwenCaptioner:
         logps = torch.zeros(len(batch), device=hidden.device, dtype=token_logps.dtype).index_add(0, rows_t, token_logps)
         return (logps, torch.tensor(answer_lengths, device=hidden.device)) if return_counts else logps
 
+
+
+def no_init_weights():
+    """A context in which transformers modules skip their random initialisation (weights load next)."""
+    try:
+        from transformers.initialization import no_init_weights as _no_init
+    except ImportError:  # transformers < 5
+        from transformers.modeling_utils import no_init_weights as _no_init
+    return _no_init()
+
+
+@contextlib.contextmanager
+def default_dtype(dtype):
+    """Build modules in ``dtype`` (a torch dtype) and restore the previous default afterwards."""
+    import torch
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def load_checkpoint_tokenizer(folder: Path, need_chat_template: bool = False):
+    """The tokenizer of a checkpoint folder whose config.json names a model type transformers does
+    not know (video-SALMONN 2, VideoLLaMA 2): its warnings are silenced, a failure is one line."""
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    except Exception as err:  # noqa: BLE001 - any tokenizer failure is a broken checkpoint folder
+        raise ModelError(f"{folder}: cannot load the tokenizer ({type(err).__name__}: {err})") from None
+    finally:
+        hf_logging.set_verbosity(previous)
+    if need_chat_template and not getattr(tokenizer, "chat_template", None):
+        raise ModelError(f"{folder}: the tokenizer has no chat template")
+    return tokenizer

@@ -19,7 +19,6 @@ that a checkpoint without any tower weights gets them from ``mm_vision_tower`` /
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -271,44 +270,16 @@ class VideoLLaMA2Captioner:
         return out
 
 
-def _no_init():
-    try:
-        from transformers.initialization import no_init_weights
-    except ImportError:  # transformers < 5
-        from transformers.modeling_utils import no_init_weights
-    return no_init_weights()
-
-
-@contextlib.contextmanager
-def _default_dtype(dtype: torch.dtype):
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(previous)
-
-
-def _tokenizer(folder: Path):
-    from transformers import AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    previous = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # it reads config.json, whose videollama2_* type it does not know
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    except Exception as err:  # noqa: BLE001 - any tokenizer failure is a broken checkpoint folder
-        raise ModelError(f"{folder}: cannot load the tokenizer ({type(err).__name__}: {err})") from None
-    finally:
-        hf_logging.set_verbosity(previous)
-    if not getattr(tokenizer, "chat_template", None):
-        raise ModelError(f"{folder}: the tokenizer has no chat template")
-    return tokenizer
-
-
 def load(name_or_path, device: str = "cpu", dtype=None, name: str | None = None) -> VideoLLaMA2Captioner:
     """Load an official (or avcap-written) VideoLLaMA 2 checkpoint: folder, hub id or ``tiny:*``."""
-    from avcap.models.hf_common import read_json, resolve_device, resolve_dtype
+    from avcap.models.hf_common import (
+        default_dtype,
+        load_checkpoint_tokenizer,
+        no_init_weights,
+        read_json,
+        resolve_device,
+        resolve_dtype,
+    )
     from avcap.models.registry import resolve_checkpoint
 
     folder = resolve_checkpoint(name_or_path)
@@ -318,8 +289,8 @@ def load(name_or_path, device: str = "cpu", dtype=None, name: str | None = None)
     spec = spec_from_config(config, folder)
     device = resolve_device(device)
     torch_dtype = resolve_dtype(device, dtype)
-    tokenizer = _tokenizer(folder)
-    with _no_init(), _default_dtype(torch_dtype), torch.device(device):
+    tokenizer = load_checkpoint_tokenizer(folder, need_chat_template=True)
+    with no_init_weights(), default_dtype(torch_dtype), torch.device(device):
         model = VideoLLaMA2Model(spec)
     load_official(model, folder)
     model.eval()

@@ -68,14 +68,15 @@ def full_size_plus_config() -> dict:
 def test_full_size_plus_architecture_batches_long_clips():
     from transformers import AutoTokenizer
 
-    from avcap.models.salmonn2.captioner import Salmonn2Captioner, _default_dtype
+    from avcap.models.hf_common import default_dtype
+    from avcap.models.salmonn2.captioner import Salmonn2Captioner
     from avcap.models.salmonn2.config import plus_spec
     from avcap.models.salmonn2.modeling_plus import SalmonnPlusModel
     from avcap.models.salmonn2.processing import PlusProcessor, PlusVideoSettings
 
     spec = plus_spec(full_size_plus_config())
     assert spec.aligner.tokens_per_chunk == 60 and spec.aligner.whisper["d_model"] == 1280
-    with _default_dtype(torch.bfloat16), torch.device("cuda"):
+    with default_dtype(torch.bfloat16), torch.device("cuda"):
         model = SalmonnPlusModel(spec).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_dir("plus")))
     captioner = Salmonn2Captioner("full-size-plus", model, PlusProcessor(tokenizer, spec, PlusVideoSettings()),

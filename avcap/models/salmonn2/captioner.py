@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -12,7 +11,14 @@ import torch
 from avcap.errors import ModelError
 from avcap.media.clip import Clip
 from avcap.models.base import GenerationConfig, TrainExample
-from avcap.models.hf_common import read_settings, resolve_device, resolve_dtype
+from avcap.models.hf_common import (
+    default_dtype,
+    load_checkpoint_tokenizer,
+    no_init_weights,
+    read_settings,
+    resolve_device,
+    resolve_dtype,
+)
 from avcap.models.salmonn2.checkpoints import CheckpointFiles, load_official, save_official
 from avcap.models.salmonn2.config import PLUS, detect_variant, plus_spec, v1_spec
 from avcap.models.salmonn2.processing import (
@@ -66,38 +72,6 @@ def resolve_checkpoint(name_or_path: str) -> Path:
         return Path(snapshot_download(repo_id=name_or_path, allow_patterns=_HUB_FILES))
     except Exception as err:  # noqa: BLE001 - network, auth, unknown repo: one line for the user
         raise ModelError(f"{name_or_path}: cannot fetch from the model hub ({type(err).__name__}: {err})") from None
-
-
-def _no_init():
-    try:
-        from transformers.initialization import no_init_weights
-    except ImportError:  # transformers < 5
-        from transformers.modeling_utils import no_init_weights
-    return no_init_weights()
-
-
-@contextlib.contextmanager
-def _default_dtype(dtype: torch.dtype):
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(previous)
-
-
-def _load_tokenizer(folder: Path):
-    from transformers import AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    previous = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # it reads config.json and warns that video_salmonn_2 is no known model type
-    try:
-        return AutoTokenizer.from_pretrained(str(folder))
-    except Exception as err:  # noqa: BLE001 - any tokenizer failure is a broken checkpoint folder
-        raise ModelError(f"{folder}: cannot load the tokenizer ({type(err).__name__}: {err})") from None
-    finally:
-        hf_logging.set_verbosity(previous)
 
 
 class Salmonn2Captioner:
@@ -273,14 +247,14 @@ def load(name_or_path: str, device: str = "cpu", dtype=None, attn_implementation
     files = CheckpointFiles(folder)
     shapes = files.shapes()
     spec = plus_spec(config) if variant == PLUS else v1_spec(config, shapes)
-    tokenizer = _load_tokenizer(folder)
+    tokenizer = load_checkpoint_tokenizer(folder)
     device = resolve_device(device)
     dtype = resolve_dtype(device, dtype)
     from avcap.models.salmonn2.modeling_plus import SalmonnPlusModel
     from avcap.models.salmonn2.modeling_v1 import SalmonnV1Model
 
     cls = SalmonnPlusModel if variant == PLUS else SalmonnV1Model
-    with _no_init(), _default_dtype(dtype), torch.device(device):
+    with no_init_weights(), default_dtype(dtype), torch.device(device):
         model = cls(spec, attn_implementation)
     load_official(model, files, variant, shapes)
     model.eval()
