@@ -85,14 +85,24 @@ def _texture(h: int, w: int, seed: int) -> np.ndarray:
 
 def render_audio(spec: SampleVideoSpec) -> np.ndarray:
     """float32 [channels, samples]: a tone in the first half, seeded noise bursts in the second."""
+    return np.concatenate(list(iter_audio_blocks(spec)), axis=1)
+
+
+def iter_audio_blocks(spec: SampleVideoSpec, block_samples: int = 1 << 20):
+    """``render_audio(spec)`` in consecutive float32 [channels, <= block_samples] pieces.
+
+    Bit-identical to the whole track (the same float64 times and one seeded generator drawn in
+    order), so a two-hour sample is written without holding hours of float64 audio.
+    """
     assert spec.audio_rate_hz is not None
     n = int(round(spec.duration_s * spec.audio_rate_hz))
-    t = np.arange(n) / spec.audio_rate_hz
-    tone = 0.3 * np.sin(2 * np.pi * spec.tone_hz * t)
     rng = np.random.default_rng(spec.seed)
-    noise = 0.2 * rng.standard_normal(n) * ((t * 4).astype(int) % 2)
-    mono = np.where(t < spec.duration_s / 2, tone, noise).astype(np.float32)
-    return np.stack([mono * (1.0 - 0.3 * c) for c in range(spec.audio_channels)]).astype(np.float32)
+    for start in range(0, max(n, 1), block_samples):
+        t = np.arange(start, min(n, start + block_samples)) / spec.audio_rate_hz
+        tone = 0.3 * np.sin(2 * np.pi * spec.tone_hz * t)
+        noise = 0.2 * rng.standard_normal(t.shape[0]) * ((t * 4).astype(int) % 2)
+        mono = np.where(t < spec.duration_s / 2, tone, noise).astype(np.float32)
+        yield np.stack([mono * (1.0 - 0.3 * c) for c in range(spec.audio_channels)]).astype(np.float32)
 
 
 def _frame_pts(spec: SampleVideoSpec, time_base: Fraction) -> list[int]:
@@ -142,7 +152,7 @@ def write_sample_video(path: str | Path, spec: SampleVideoSpec | None = None) ->
         if spec.audio_rate_hz:
             astream = container.add_stream(spec.audio_codec, rate=spec.audio_rate_hz)
             astream.layout = "mono" if spec.audio_channels == 1 else "stereo"
-            audio_blocks = _audio_frames(render_audio(spec), spec.audio_rate_hz)
+            audio_blocks = _audio_frames(iter_audio_blocks(spec), spec.audio_rate_hz)
         # Interleave as real files do: before each video frame, mux the audio up to its time, so
         # a reader demuxing one stream does not have to read the whole other stream first.
         pending_audio = next(audio_blocks, None)
@@ -172,16 +182,30 @@ def _mux(container, stream, frame) -> None:
         container.mux(packet)
 
 
-def _audio_frames(samples: np.ndarray, rate: int):
-    """Yield ``samples`` [channels, n] as 1024-sample AudioFrames with their timestamps."""
+def _audio_frames(blocks, rate: int):
+    """Yield the float32 [channels, n] ``blocks`` as 1024-sample AudioFrames with their timestamps."""
     import av
 
-    layout = "mono" if samples.shape[0] == 1 else "stereo"
     chunk = 1024
+    start = 0
+    carry = None
+    for block in blocks:
+        if carry is not None:
+            block = np.concatenate([carry, block], axis=1)
+        whole = block.shape[1] - block.shape[1] % chunk
+        yield from _frames_of(av, block[:, :whole], start, chunk, rate)
+        start += whole
+        carry = block[:, whole:]
+    if carry is not None and carry.shape[1]:
+        yield from _frames_of(av, carry, start, chunk, rate)
+
+
+def _frames_of(av, samples: np.ndarray, offset: int, chunk: int, rate: int):
+    layout = "mono" if samples.shape[0] == 1 else "stereo"
     for start in range(0, samples.shape[1], chunk):
         block = np.ascontiguousarray(samples[:, start : start + chunk])
         frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
         frame.sample_rate = rate
-        frame.pts = start
+        frame.pts = offset + start
         frame.time_base = Fraction(1, rate)
         yield frame
