@@ -1,12 +1,18 @@
-"""Audio: decode any track to 16 kHz mono float32 with PyAV, fit it to the clip, cut Whisper chunks."""
+"""Audio: decode any track to 16 kHz mono float32 with PyAV, fit it to the clip, cut Whisper chunks.
+
+Decoding streams into a :class:`~avcap.media.track.TrackWriter` (long tracks go to a temporary
+file), and chunks are cut a batch at a time, so memory does not grow with the length of the video.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from avcap.media.clip import AUDIO_SAMPLE_RATE_HZ, WHISPER_CHUNK_S
+from avcap.media.track import TrackWriter, read_window
 
 
 def whisper_chunks(audio: np.ndarray, sample_rate_hz: int = AUDIO_SAMPLE_RATE_HZ, chunk_s: float = WHISPER_CHUNK_S) -> np.ndarray:
@@ -52,29 +58,14 @@ def fit_to_length(samples: np.ndarray, offset: int, length: int) -> np.ndarray:
     return out
 
 
-class _Buffer:
-    """Append-only float32 buffer that grows in place, so a long track is not held twice."""
-
-    def __init__(self, capacity: int):
-        self.data = np.zeros(max(capacity, 1024), dtype=np.float32)
-        self.size = 0
-
-    def append(self, block: np.ndarray) -> None:
-        end = self.size + block.shape[0]
-        if end > self.data.shape[0]:
-            self.data = np.resize(self.data, max(end, int(self.data.shape[0] * 1.5)))
-        self.data[self.size : end] = block
-        self.size = end
-
-    def view(self) -> np.ndarray:
-        return self.data[: self.size]
-
-
-def decode_mono_16k(container, stream, expected_s: float) -> tuple[np.ndarray, float | None]:
+def decode_mono_16k(container, stream, make_writer: Callable[[float | None], TrackWriter]) -> tuple[TrackWriter, float | None]:
     """Decode ``stream`` to 16 kHz mono float32 with PyAV's ``AudioResampler`` (libswresample).
 
-    Returns the samples and the time (s) of the first decoded frame, so the caller can line the
-    track up with the video. Other streams are discarded at the demuxer.
+    Samples stream into the :class:`TrackWriter` that ``make_writer(first_time)`` returns, where
+    ``first_time`` is the time (s) of the first decoded frame, so the caller can line the track up
+    with the video before any sample is placed; no full-length copy is ever held. (Resampled
+    blocks wait in memory only while no frame has had a timestamp yet.) Returns the writer and
+    ``first_time``. Other streams are discarded at the demuxer.
     """
     import av
     from av.stream import Discard
@@ -87,25 +78,71 @@ def decode_mono_16k(container, stream, expected_s: float) -> tuple[np.ndarray, f
     resampler = av.AudioResampler(
         format="flt", layout="mono", rate=AUDIO_SAMPLE_RATE_HZ, options={"rematrix_maxval": "1.0"}
     )
-    buf = _Buffer(int(expected_s * AUDIO_SAMPLE_RATE_HZ * 1.05) + AUDIO_SAMPLE_RATE_HZ)
+    out = _Placer(make_writer)
     # Decoded frames are small (1024 samples for AAC); resampling them in ~1 s batches through a
     # FIFO halves the time of resampling frame by frame, with identical output.
     fifo = av.AudioFifo()
-    first_time = None
     for packet in container.demux(stream):
         for frame in packet.decode():
-            if first_time is None and frame.pts is not None:
-                first_time = float(frame.pts * frame.time_base)
+            if out.first_time is None and frame.pts is not None:
+                out.first_time = float(frame.pts * frame.time_base)
             frame.pts = None  # the FIFO checks timestamp continuity; the track is placed by first_time
             fifo.write(frame)
             if fifo.samples >= frame.sample_rate:
-                _resample_into(buf, resampler, fifo.read())
+                out.resample(resampler, fifo.read())
     if fifo.samples:
-        _resample_into(buf, resampler, fifo.read())
-    _resample_into(buf, resampler, None)
-    return buf.view(), first_time
+        out.resample(resampler, fifo.read())
+    out.resample(resampler, None)
+    return out.finish(), out.first_time
 
 
-def _resample_into(buf: _Buffer, resampler, frame) -> None:
-    for out in resampler.resample(frame):
-        buf.append(out.to_ndarray().reshape(-1))
+class _Placer:
+    """Hands resampled blocks to the writer once the track's first timestamp is known."""
+
+    def __init__(self, make_writer):
+        self.make_writer, self.first_time = make_writer, None
+        self.writer, self.pending = None, []
+
+    def resample(self, resampler, frame) -> None:
+        for out in resampler.resample(frame):
+            block = out.to_ndarray().reshape(-1)
+            if self.writer is None and self.first_time is not None:
+                self._open()
+            if self.writer is None:
+                self.pending.append(block)
+            else:
+                self.writer.write(block)
+
+    def _open(self) -> None:
+        self.writer = self.make_writer(self.first_time)
+        for block in self.pending:
+            self.writer.write(block)
+        self.pending = []
+
+    def finish(self) -> TrackWriter:
+        if self.writer is None:
+            self._open()
+        return self.writer
+
+
+def iter_whisper_chunks(audio: np.ndarray, chunks_per_batch: int, sample_rate_hz: int = AUDIO_SAMPLE_RATE_HZ,
+                        chunk_s: float = WHISPER_CHUNK_S):
+    """``whisper_chunks(audio)`` as consecutive ``[<= chunks_per_batch, chunk_samples]`` blocks.
+
+    Equal to slicing the full ``[C, chunk_samples]`` array, but only one block is held at a time,
+    and a spilled track (:mod:`avcap.media.track`) is read window by window.
+    """
+    if audio.ndim != 1:
+        raise ValueError(f"audio must be mono with shape [samples], got shape {audio.shape}")
+    if chunks_per_batch < 1:
+        raise ValueError("chunks_per_batch must be >= 1")
+    chunk = int(round(sample_rate_hz * chunk_s))
+    total = audio.shape[0]
+    count = max(1, math.ceil(total / chunk))
+    for first in range(0, count, chunks_per_batch):
+        k = min(chunks_per_batch, count - first)
+        block = np.zeros((k, chunk), dtype=np.float32)
+        lo, hi = first * chunk, min(total, (first + k) * chunk)
+        if hi > lo:
+            block.reshape(-1)[: hi - lo] = read_window(audio, lo, hi)
+        yield block

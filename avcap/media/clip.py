@@ -22,6 +22,9 @@ class Clip:
                  and repeats they were asked for.)
     audio:       float32 mono at ``sample_rate_hz`` (16 kHz), shape [S]; zeros covering the
                  duration when the video has no audio stream (``has_audio`` is then False).
+                 A track longer than 5 min is an ``np.memmap`` over a temporary file
+                 (:mod:`avcap.media.track`): still a writable float32 ndarray; read it with
+                 ``track.read_window`` to keep memory flat in the track's length.
     duration_s:  length of the video (of the audio, for an audio-only clip) in seconds.
     meta:        source facts (codec, fps, width, height, rotation, audio rate/channels, ...).
     """
@@ -51,5 +54,8 @@ class Clip:
         return bool(self.meta.get("image"))
 
     def muted(self) -> Clip:
-        """The same clip with its sound replaced by silence of the same length and rate."""
-        return replace(self, audio=np.zeros_like(self.audio))
+        """The same clip with its sound replaced by silence of the same length and rate.
+
+        A plain array even for a long (spilled) track: ``np.zeros`` pages stay unbacked until written.
+        """
+        return replace(self, audio=np.zeros(np.shape(self.audio), dtype=getattr(self.audio, "dtype", np.float32)))

@@ -17,11 +17,12 @@ from avcap.errors import (
     NotAVideoError,
     UnsupportedCodecError,
 )
-from avcap.media.audio import decode_mono_16k, fit_to_length
+from avcap.media.audio import decode_mono_16k
 from avcap.media.clip import AUDIO_SAMPLE_RATE_HZ, Clip
 from avcap.media.decode import decode_frames
 from avcap.media.info import check_not_truncated, ffmpeg_cause, open_media, read_info
 from avcap.media.policies import SamplingPolicy, get_policy
+from avcap.media.track import TrackWriter
 
 
 def load_clip(
@@ -189,7 +190,8 @@ def load_audio_clip(path: str | Path) -> Clip:
         stream = container.streams.audio[0]
         ctx = stream.codec_context
         header_s = _header_seconds(container, stream)
-        samples, first_s = _decode_track(container, stream, path, header_s)
+        writer, first_s = _decode_track(container, stream, path, lambda first: TrackWriter(None))
+        samples = writer.finish()
         meta = {
             "container": fmt,
             "audio_codec": ctx.name if ctx is not None else None,
@@ -208,7 +210,7 @@ def load_audio_clip(path: str | Path) -> Clip:
         path=str(path),
         frames=np.zeros((0, 0, 0, 3), dtype=np.uint8),
         frame_times=np.zeros(0, dtype=np.float64),
-        audio=np.asarray(samples, dtype=np.float32),
+        audio=samples,
         duration_s=duration_s,
         has_audio=True,
         sample_rate_hz=AUDIO_SAMPLE_RATE_HZ,
@@ -218,7 +220,7 @@ def load_audio_clip(path: str | Path) -> Clip:
 
 
 def _header_seconds(container, stream) -> float:
-    """The track's length from the headers (0 when they do not say); only sizes the decode buffer."""
+    """The track's length from the headers (0 when they do not say); reported in the clip's meta."""
     import av
 
     if stream.duration:
@@ -228,14 +230,14 @@ def _header_seconds(container, stream) -> float:
     return 0.0
 
 
-def _decode_track(container, stream, path, expected_s: float) -> tuple[np.ndarray, float | None]:
+def _decode_track(container, stream, path, make_writer) -> tuple[TrackWriter, float | None]:
     """``decode_mono_16k`` with PyAV's failures mapped to one-line MediaErrors."""
     import av
 
     if stream.codec_context is None:
         raise UnsupportedCodecError(path, "unsupported or unknown audio codec (no decoder in this FFmpeg build)")
     try:
-        return decode_mono_16k(container, stream, expected_s)
+        return decode_mono_16k(container, stream, make_writer)
     except av.error.DecoderNotFoundError as err:
         raise UnsupportedCodecError(path, f"unsupported audio codec {stream.codec_context.name!r}") from err
     except (av.error.FFmpegError, ValueError) as err:  # ValueError: format change mid-stream
@@ -247,19 +249,22 @@ def _load_audio(path: str | Path, length: int, video_start_s: float | None) -> t
 
     With ``video_start_s`` the track keeps its offset from the video's first frame; a separate
     audio file (``None``) starts at its own first sample. Returns the samples and the source
-    track's decoded length in seconds.
+    track's decoded length in seconds. Samples are placed as they are decoded (long tracks
+    straight into a temporary file), never held whole and then copied.
     """
     with open_media(path) as container:
         if not container.streams.audio:
             raise EmptyMediaError(path, "no audio stream")
         stream = container.streams.audio[0]
-        samples, first_s = _decode_track(container, stream, path, length / AUDIO_SAMPLE_RATE_HZ)
-    if first_s is None:
-        first_s = 0.0
-    if video_start_s is None:
-        start = float(stream.start_time * stream.time_base) if stream.start_time is not None else first_s
-        offset_s = first_s - start
-    else:
-        offset_s = first_s - video_start_s
-    offset = int(round(offset_s * AUDIO_SAMPLE_RATE_HZ))
-    return fit_to_length(samples, offset, length), len(samples) / AUDIO_SAMPLE_RATE_HZ
+
+        def place(first_s: float | None) -> TrackWriter:
+            first_s = 0.0 if first_s is None else first_s
+            if video_start_s is None:
+                start = float(stream.start_time * stream.time_base) if stream.start_time is not None else first_s
+                offset_s = first_s - start
+            else:
+                offset_s = first_s - video_start_s
+            return TrackWriter(length, int(round(offset_s * AUDIO_SAMPLE_RATE_HZ)))
+
+        writer, _ = _decode_track(container, stream, path, place)
+    return writer.finish(), writer.total / AUDIO_SAMPLE_RATE_HZ
