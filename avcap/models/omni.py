@@ -132,6 +132,12 @@ class OmniCaptioner(QwenCaptioner):
         counts = torch.cat([p[1] for _, p in parts])[torch.argsort(order)]
         return (logps, counts) if return_counts else logps
 
+    def audio_kept(self, audio: np.ndarray) -> np.ndarray:
+        """``audio`` cut to what the processor keeps, so the rest of a long track is never copied
+        (the processor's features, and so the model's audio tokens, are unchanged)."""
+        keep = audio_samples_kept(self.processor)
+        return audio if keep is None or np.shape(audio)[0] <= keep else audio[:keep]
+
     def encode(self, clip: Clip, prompt: str) -> dict:
         if clip.sample_rate_hz != AUDIO_SAMPLE_RATE_HZ:
             raise ModelError(f"{clip.path}: audio must be {AUDIO_SAMPLE_RATE_HZ} Hz, got {clip.sample_rate_hz}")
@@ -149,7 +155,7 @@ class OmniCaptioner(QwenCaptioner):
             # audio tokens take the model's audio-only positions; the processor sends no pixels.
             if np.asarray(clip.audio).size == 0:
                 raise ModelError(f"{clip.path}: nothing to encode: the clip has no frames and no audio samples")
-            audio = np.asarray(clip.audio, dtype=np.float32)
+            audio = np.asarray(self.audio_kept(clip.audio), dtype=np.float32)
             audio = np.pad(audio, (0, max(0, AUDIO_SAMPLE_RATE_HZ // 10 - audio.size)))  # >= one 0.1 s window
             return self.processor(text=[text], audio=[audio], return_tensors="pt")
         frames, _ = video_input(clip)
@@ -157,7 +163,7 @@ class OmniCaptioner(QwenCaptioner):
         videos_kwargs["fps"] = clip_frame_rate(clip)  # seconds per temporal patch -> time positions
         if _visual_only(clip):  # use_audio: false -- no audio tokens (use_audio_in_video=False)
             return self.processor(text=[text], videos=[frames], videos_kwargs=videos_kwargs, return_tensors="pt")
-        audio = clip.audio
+        audio = self.audio_kept(clip.audio)
         if audio.size < AUDIO_SAMPLE_RATE_HZ // 10:
             # A silent clip still gets audio tokens (zeros), so a batch never mixes the two layouts.
             audio = np.zeros(AUDIO_SAMPLE_RATE_HZ // 10, dtype=np.float32)
@@ -181,6 +187,20 @@ def _split_by_audio(clips: list[Clip]) -> list[list[int]]:
     """Indices of the clips with audio tokens and of those without, in order (empty groups left out)."""
     groups = [[i for i, c in enumerate(clips) if not _visual_only(c)], [i for i, c in enumerate(clips) if _visual_only(c)]]
     return [g for g in groups if g]
+
+
+def audio_samples_kept(processor) -> int | None:
+    """How many leading samples the processor's feature extractor keeps (None: all of them).
+
+    Qwen2.5-Omni's processor pads or cuts every audio to the extractor's ``chunk_length``
+    (300 s in the release: truncation is the extractor's default and the processor forces
+    max-length padding); Qwen3-Omni's sets ``truncation=False`` and keeps the whole track.
+    """
+    defaults = getattr(type(processor), "audio_kwargs", None) or {}
+    extractor = getattr(processor, "feature_extractor", None)
+    if defaults.get("truncation", True) is False or getattr(extractor, "n_samples", None) is None:
+        return None
+    return int(extractor.n_samples)
 
 
 def load(name_or_path, device: str = "cpu", dtype=None, name: str | None = None) -> OmniCaptioner:

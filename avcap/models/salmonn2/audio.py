@@ -9,11 +9,13 @@ are written here, because no library does them.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
 
-from avcap.media.audio import whisper_chunks
+from avcap.media.audio import iter_whisper_chunks
 from avcap.media.clip import AUDIO_SAMPLE_RATE_HZ
 from avcap.models.salmonn2.config import AudioAlignerConfig
 from avcap.models.salmonn2.interleave import segment_position_embedding
@@ -29,14 +31,32 @@ def whisper_feature_extractor(cfg: AudioAlignerConfig):
     )
 
 
+# Chunks per feature-extractor call: the extractor's batched STFT holds ~6 float32 copies of its
+# input, so one call over a 2 h track (240 chunks) peaked at 4 GB; 8 chunks bound it to ~100 MB.
+FEATURE_CHUNKS_PER_CALL = 8
+# Chunks per Whisper + Q-Former pass in ``AudioAligner.forward``: 16 min of audio. Up to that many
+# chunks in a batch run in one pass, as before; past it the Q-Former may round differently in the
+# last float bit on a multi-threaded CPU (its kernels block by batch size), as a larger batch does.
+ENCODER_CHUNKS_PER_CALL = 32
+
+
 def audio_features(audio: np.ndarray, extractor, chunk_s: float) -> np.ndarray:
     """Log-mel features of each 30 s chunk, shape [C, mel bins, 3000]; C = ceil(T/30) >= 1.
 
     The last chunk is zero-padded, as the release pads each slice to 30 s before Whisper.
+    Chunks go through the extractor a few at a time (each chunk's features do not depend on
+    the others in its call), read window by window from a long, spilled track.
     """
-    chunks = whisper_chunks(audio, AUDIO_SAMPLE_RATE_HZ, chunk_s)
-    out = extractor(list(chunks), sampling_rate=AUDIO_SAMPLE_RATE_HZ, return_tensors="np")
-    return np.asarray(out["input_features"], dtype=np.float32)
+    out = None
+    done = 0
+    for block in iter_whisper_chunks(audio, FEATURE_CHUNKS_PER_CALL, AUDIO_SAMPLE_RATE_HZ, chunk_s):
+        feats = extractor(list(block), sampling_rate=AUDIO_SAMPLE_RATE_HZ, return_tensors="np")["input_features"]
+        if out is None:
+            count = max(1, math.ceil(audio.shape[0] / block.shape[1]))
+            out = np.empty((count, *feats.shape[1:]), dtype=np.float32)
+        out[done : done + feats.shape[0]] = feats
+        done += feats.shape[0]
+    return out
 
 
 def cut_windows(hidden: torch.Tensor, window: int, stride: int) -> torch.Tensor:
@@ -91,11 +111,23 @@ class AudioAligner(nn.Module):
             raise ValueError(f"{features.shape[0]} chunks of features for chunk counts {chunks_per_clip}")
         if features.shape[0] == 0:
             return [features.new_zeros((0, self.cfg.llm_hidden_size)) for _ in chunks_per_clip]
+        # A few chunks per pass: every chunk's tokens depend on that chunk alone, and one pass over a
+        # 2 h track (240 chunks) held 240 x 1500 encoder frames per layer at once.
+        step = ENCODER_CHUNKS_PER_CALL
+        parts = [self._chunk_tokens(features[i : i + step]) for i in range(0, features.shape[0], step)]
+        out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)  # [C, tokens_per_chunk, D]
+        per_clip = list(torch.split(out, list(chunks_per_clip), dim=0))
+        if self.cfg.segment_position:
+            per_clip = [tokens + self.segment_embedding(tokens.shape[0], tokens) for tokens in per_clip]
+        return [tokens.reshape(-1, tokens.shape[-1]) for tokens in per_clip]
+
+    def _chunk_tokens(self, features: torch.Tensor) -> torch.Tensor:
+        """[c, mel bins, frames] -> [c, tokens_per_chunk, LLM width]: Whisper, windows, Q-Former, projection."""
         dtype = self.proj.weight.dtype
         # A frozen Whisper (the paper's setting) runs without a graph: only the aligner needs one.
         frozen = not any(p.requires_grad for p in self.encoder_parameters())
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
-            hidden = self.encoder(features.to(dtype)).last_hidden_state  # [C, 1500, d_model] (eq. 2's Z_j)
+            hidden = self.encoder(features.to(dtype)).last_hidden_state  # [c, 1500, d_model] (eq. 2's Z_j)
             if self.ln_speech is not None:
                 hidden = self.ln_speech(hidden)
         windows = cut_windows(hidden, self.cfg.window_frames, self.cfg.stride_frames)
@@ -104,11 +136,7 @@ class AudioAligner(nn.Module):
         out = self.proj(out.to(dtype))
         if self.final_linear is not None:
             out = self.final_linear(out)
-        out = out.reshape(features.shape[0], -1, out.shape[-1])  # [C, tokens_per_chunk, D]
-        per_clip = list(torch.split(out, list(chunks_per_clip), dim=0))
-        if self.cfg.segment_position:
-            per_clip = [tokens + self.segment_embedding(tokens.shape[0], tokens) for tokens in per_clip]
-        return [tokens.reshape(-1, tokens.shape[-1]) for tokens in per_clip]
+        return out.reshape(features.shape[0], -1, out.shape[-1])
 
     def segment_embedding(self, num_chunks: int, like: torch.Tensor) -> torch.Tensor:
         """[chunks, 1, D] segment embedding (eq. 1), one row broadcast over a chunk's tokens."""
