@@ -32,12 +32,14 @@ def whisper_feature_extractor(cfg: AudioAlignerConfig):
 
 
 # Chunks per feature-extractor call: the extractor's batched STFT holds ~6 float32 copies of its
-# input, so one call over a 2 h track (240 chunks) peaked at 4 GB; 8 chunks bound it to ~100 MB.
-FEATURE_CHUNKS_PER_CALL = 8
-# Chunks per Whisper + Q-Former pass in ``AudioAligner.forward``: 16 min of audio. Up to that many
-# chunks in a batch run in one pass, as before; past it the Q-Former may round differently in the
-# last float bit on a multi-threaded CPU (its kernels block by batch size), as a larger batch does.
-ENCODER_CHUNKS_PER_CALL = 32
+# input, so one call over a 2 h track (240 chunks) peaked at 4 GB; 2 chunks (the count of a
+# 1 min clip) bound it to ~25 MB with 128 mel bins.
+FEATURE_CHUNKS_PER_CALL = 2
+# Chunks per Whisper + Q-Former pass in ``AudioAligner.forward``: 4 min of audio (Whisper-large
+# activations of 8 chunks: ~60 MB a tensor in float32, where 240 chunks took 1.8 GB). A batch of up
+# to 8 chunks runs in one pass as before; past that the Q-Former may round differently in the last
+# float bit on a multi-threaded CPU or a GPU (its kernels block by batch size, as any batch change does).
+ENCODER_CHUNKS_PER_CALL = 8
 
 
 def audio_features(audio: np.ndarray, extractor, chunk_s: float) -> np.ndarray:

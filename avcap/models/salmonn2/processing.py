@@ -181,7 +181,7 @@ class _Processor:
             visual=torch.cat([torch.as_tensor(item["visual"]) for item in encoded if not item.get("image")]
                              or [torch.as_tensor(encoded[0]["visual"])[:0]], dim=0),
             video_grid_thw=torch.tensor(grids, dtype=torch.long) if grids else None,
-            audio_features=torch.from_numpy(np.concatenate([item["audio"] for item in encoded], axis=0)),
+            audio_features=torch.from_numpy(_stack_chunks([item["audio"] for item in encoded])),
             chunks_per_clip=[item["chunks"] for item in encoded],
             labels=label_t if tails is not None else None,
             audio_order=([torch.as_tensor(o if o is not None else np.arange(item["num_audio"]), dtype=torch.long)
@@ -196,6 +196,12 @@ class _Processor:
 
     def positions(self, item: dict, tail: list[int], mode: str = TRAINING):
         return None
+
+
+def _stack_chunks(features: list[np.ndarray]) -> np.ndarray:
+    """All clips' chunk features, [chunks, mel bins, frames]; one clip's are used as they are
+    (a 2 h clip's features are 240 chunks: no second copy of them)."""
+    return features[0] if len(features) == 1 else np.concatenate(features, axis=0)
 
 
 def _frames(clip: Clip) -> np.ndarray:
