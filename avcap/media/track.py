@@ -33,13 +33,20 @@ def spill_min_samples() -> int:
     return int(round(SPILL_MIN_S * AUDIO_SAMPLE_RATE_HZ))
 
 
+def _spill_folder() -> str:
+    return os.environ.get(SPILL_DIR_ENV) or tempfile.gettempdir()
+
+
+def _spill_error(err: OSError) -> OSError:
+    return OSError(f"cannot keep long audio in a temporary file in {_spill_folder()} "
+                   f"(free space there, or set ${SPILL_DIR_ENV}): {err.strerror or err}")
+
+
 def _spill_file():
-    folder = os.environ.get(SPILL_DIR_ENV) or None
     try:
-        return tempfile.TemporaryFile(dir=folder)
+        return tempfile.TemporaryFile(dir=_spill_folder())
     except OSError as err:
-        raise OSError(f"cannot create a temporary file for long audio in {folder or tempfile.gettempdir()} "
-                      f"(set ${SPILL_DIR_ENV}): {err}") from None
+        raise _spill_error(err) from None
 
 
 def _map(file, length: int) -> np.ndarray:
@@ -69,14 +76,22 @@ class TrackWriter:
         if length is not None:
             if length > self.spill_over:
                 self._file = _spill_file()
-                self._file.truncate(length * _ITEM)  # sparse zeros: the padding costs nothing
+                try:
+                    self._file.truncate(length * _ITEM)  # sparse zeros: the padding costs nothing
+                except OSError as err:
+                    raise _spill_error(err) from None
             else:
                 self._mem = np.zeros(length, dtype=np.float32)
         else:
             self._mem = np.zeros(1 << 16, dtype=np.float32)
 
     def write(self, block: np.ndarray) -> None:
-        block = np.asarray(block, dtype=np.float32).reshape(-1)
+        try:
+            self._write(np.asarray(block, dtype=np.float32).reshape(-1))
+        except OSError as err:  # a full disk: one line that says where, not a bare errno
+            raise _spill_error(err) from None
+
+    def _write(self, block: np.ndarray) -> None:
         pos, self.total = self.offset + self.total, self.total + block.shape[0]
         if self.length is None:
             self._append(block)
@@ -114,7 +129,10 @@ class TrackWriter:
             if n == 0:
                 self._file.close()
                 return np.zeros(0, dtype=np.float32)
-            return _map(self._file, n)
+            try:
+                return _map(self._file, n)
+            except OSError as err:  # the last buffered write may only fail here
+                raise _spill_error(err) from None
         if self.length is not None:
             return self._mem
         return self._mem[: self._size]

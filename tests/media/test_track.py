@@ -3,7 +3,9 @@ decoding and chunking never hold the whole waveform, and short clips come out bi
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +54,24 @@ def test_spilled_track_leaves_no_file_and_stays_writable(tmp_path, monkeypatch):
     out[:10] = 2.0  # callers may edit a clip's audio in place, as with a plain array
     assert read_window(out, 0, 12).tolist() == [2.0] * 10 + [1.0] * 2
     assert out[6499] == 1.0 and out[6500:].sum() == 0.0
+
+
+def test_a_full_disk_is_one_line_naming_the_folder_and_the_setting(tmp_path, monkeypatch):
+    class Full:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        truncate = seek = write
+
+    monkeypatch.setenv(SPILL_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(track.tempfile, "TemporaryFile", Full)
+    with pytest.raises(OSError, match=f"in {tmp_path} .*{SPILL_DIR_ENV}.*No space left on device"):
+        TrackWriter(None, spill_over=0).write(np.ones(10, np.float32))
+    with pytest.raises(OSError, match=SPILL_DIR_ENV):
+        TrackWriter(100, spill_over=0)
 
 
 def _resident_mapped_mb() -> float:
