@@ -171,7 +171,13 @@ def decode_frames(container, stream, info: MediaInfo, plan: SamplingPlan, path) 
     from av.video.reformatter import VideoReformatter
 
     reformatter = VideoReformatter()
-    picked: dict[float, tuple[np.ndarray, float]] = {}
+    # Each converted frame goes straight to its output slot(s): holding them apart first would
+    # keep two copies of every frame at the peak (500 MB for Qwen-VL's 768 frames at min_pixels).
+    slots: dict[float, list[int]] = {}
+    for i, t in enumerate(times):
+        slots.setdefault(t, []).append(i)
+    frames = np.empty((len(times), plan.height, plan.width, 3), dtype=np.uint8)
+    actual_times = np.empty(len(times), dtype=np.float64)
     for t in wanted:
         target = info.start_s + t
         pos = cursor.position
@@ -192,11 +198,9 @@ def decode_frames(container, stream, info: MediaInfo, plan: SamplingPlan, path) 
             raise CorruptMediaError(
                 path, f"video stream ends at {actual:.2f} s, before the declared {info.duration_s:.2f} s (truncated?)"
             )
-        picked[t] = (convert_frame(frame, info.rotation, plan, reformatter), actual)
-    frames = np.empty((len(times), plan.height, plan.width, 3), dtype=np.uint8)
-    actual_times = np.empty(len(times), dtype=np.float64)
-    for i, t in enumerate(times):
-        frames[i], actual_times[i] = picked[t]
+        converted = convert_frame(frame, info.rotation, plan, reformatter)
+        for i in slots[t]:
+            frames[i], actual_times[i] = converted, actual
     stats = {"seeks": cursor.seeks, "frames_decoded": cursor.decoded}
     return frames, actual_times, stats
 
