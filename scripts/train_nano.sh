@@ -52,7 +52,7 @@ make_data() {  # three sets from different seeds, then the align rows
   align_rows
 }
 
-align_rows() {  # the align rows: each training video with its sound events as the answer
+align_rows() {  # the align rows: each training video's sound track alone, its sound events as the answer
   python - "$RUN/data/train/train.json" "$RUN/data/train/align.json" <<'EOF'
 import json
 import sys
@@ -62,9 +62,11 @@ rows = []
 for row in json.load(open(src, encoding="utf-8")):
     # Sound events are the sentences ending in "plays." / "sound." / "sounds." (avcap.synth.language).
     sounds = [e for e in row["events"] if e.rstrip(".").split()[-1].lower() in ("plays", "sound", "sounds")]
+    # Audio-only rows (no frames): the answer cannot be guessed from the picture (a bang from a
+    # collision), so only the audio path can lower the loss below the text prior's.
     if sounds:
-        rows.append({"id": row["id"], "video": row["video"], "conversations": [
-            {"from": "human", "value": "<video>\nTranscribe or describe the audio."},
+        rows.append({"id": row["id"], "audio": row["video"], "conversations": [
+            {"from": "human", "value": "<audio>\nTranscribe or describe the audio."},
             {"from": "gpt", "value": " ".join(sounds)}]})
 json.dump(rows, open(dst, "w", encoding="utf-8"), indent=1)
 print(f"{dst}: {len(rows)} align rows")
@@ -82,16 +84,6 @@ fi
 [ -f "$RUN/sft/report.json" ] || stage sft avcap train sft --config configs/nano/sft.yaml \
   ${SFT_STEPS:+--optim.max_steps "$SFT_STEPS"}
 [ -f "$RUN/mrdpo/report.json" ] || stage mrdpo avcap train mrdpo --config configs/nano/mrdpo.yaml
-
-# gDPO vs plain DPO (eq. 9 with and without the λ·CE term): the same rounds with objective dpo.
-# Both start from the same SFT model with the same sampling seeds, so the SFT evaluation and
-# round 1's sampled and judged captions are the gDPO run's: copied, not recomputed.
-if [ ! -f "$RUN/mrdpo_dpo/report.json" ]; then
-  mkdir -p "$RUN/mrdpo_dpo/round_1"
-  cp -rn "$RUN/mrdpo/eval_start.json" "$RUN/mrdpo/eval_start" "$RUN/mrdpo_dpo/"
-  cp -n "$RUN/mrdpo/round_1"/samples-*.jsonl "$RUN/mrdpo/round_1/scores.jsonl" "$RUN/mrdpo_dpo/round_1/"
-  stage mrdpo_dpo avcap train mrdpo --config configs/nano/mrdpo.yaml --objective dpo --output_dir "$RUN/mrdpo_dpo"
-fi
 
 heldout_eval() {  # heldout_eval NAME MODEL [--mute-audio]: caption the held-out set, judge it symbolically
   local name=$1 model=$2; shift 2
@@ -111,6 +103,16 @@ FINAL=$(python -c "import json; print(json.load(open('$RUN/mrdpo/report.json'))[
 [ -f "$RUN/ablation/audio_off/report.json" ] || stage audio_off heldout_eval audio_off "$FINAL" --mute-audio
 [ -f "$RUN/reliance/sft.json" ] || stage reliance_sft reliance sft "$RUN/sft/model"
 [ -f "$RUN/reliance/final.json" ] || stage reliance_final reliance final "$FINAL"
+
+# gDPO vs plain DPO (eq. 9 with and without the λ·CE term): the same rounds with objective dpo.
+# Both start from the same SFT model with the same sampling seeds, so the SFT evaluation and
+# round 1's sampled and judged captions are the gDPO run's: copied, not recomputed.
+if [ ! -f "$RUN/mrdpo_dpo/report.json" ]; then
+  mkdir -p "$RUN/mrdpo_dpo/round_1"
+  cp -rn "$RUN/mrdpo/eval_start.json" "$RUN/mrdpo/eval_start" "$RUN/mrdpo_dpo/"
+  cp -n "$RUN/mrdpo/round_1"/samples-*.jsonl "$RUN/mrdpo/round_1/scores.jsonl" "$RUN/mrdpo_dpo/round_1/"
+  stage mrdpo_dpo avcap train mrdpo --config configs/nano/mrdpo.yaml --objective dpo --output_dir "$RUN/mrdpo_dpo"
+fi
 
 # Tarsier2's DPO (corrupted-video negatives, AutoDQ filter) and Table 10's ablation, beside MrDPO.
 [ -f "$RUN/negdpo/report.json" ] || stage negdpo bash scripts/negdpo_nano.sh

@@ -200,6 +200,12 @@ def _all_canonical_events() -> list[Event]:
     return events
 
 
+def caption_sentences() -> list[str]:
+    """Every canonical event sentence as written (capitals kept) and the connectives between them."""
+    return [event_sentence(event) for event in _all_canonical_events()] + [
+        *NEXT_CONNECTIVES, SAME_TIME_CONNECTIVE, LAST_CONNECTIVE]
+
+
 def caption_vocabulary() -> list[str]:
     """Every word (lower-cased) a ground-truth caption can contain, sorted."""
     words = set()

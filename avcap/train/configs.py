@@ -131,6 +131,13 @@ def _check_common(cfg) -> None:
         raise ValueError("data must name a dataset file")
 
 
+def _check_groups(groups: list[str]) -> None:
+    bad = sorted(set(groups) - FULL_TRAIN_GROUPS)
+    if bad:
+        raise ValueError(f"train_groups: {', '.join(bad)} not among {', '.join(sorted(FULL_TRAIN_GROUPS))} "
+                         "(the LLM trains through the LoRA, the audio aligner through train_aligner)")
+
+
 @dataclass
 class AlignConfig(MediaPathArgs):
     """Audio modality alignment (§3.2): only the audio aligner trains on ASR and audio-caption rows."""
@@ -139,6 +146,10 @@ class AlignConfig(MediaPathArgs):
                       "audio caption as the answer")
     output_dir: str = _help("run folder: checkpoints/ (resumable), trained/ (LoRA + aligner), model/ (merged captioner), report.json")
     prompt: str = _help("prompt for rows that carry none", default="Transcribe or describe the audio.")
+    train_groups: list[str] = _help(
+        "further parameter groups trained in full beside the audio aligner (audio_encoder, ...); paper: "
+        "none, its Whisper is pretrained -- a model built from scratch (the nano captioner) needs its "
+        "audio encoder trained here", default_factory=list)
     disable_dropout: bool = _help("turn off the model's dropout (deterministic steps)", default=False)
     model: ModelArgs = field(default_factory=ModelArgs, metadata={"help": "starting captioner"})
     optim: OptimArgs = field(default_factory=lambda: OptimArgs(learning_rate=1e-4),
@@ -146,6 +157,7 @@ class AlignConfig(MediaPathArgs):
 
     def __post_init__(self) -> None:
         _check_common(self)
+        _check_groups(self.train_groups)
 
 
 @dataclass
@@ -175,10 +187,7 @@ class SFTConfig(MediaPathArgs):
         if self.modality_mix and (len(self.modality_mix) != 3 or min(self.modality_mix) < 0 or self.modality_mix[0] < 1):
             raise ValueError(f"modality_mix {self.modality_mix}: give [audio-visual, visual, audio] counts, "
                              "audio-visual >= 1 (paper: [2, 1, 1])")
-        bad = sorted(set(self.train_groups) - FULL_TRAIN_GROUPS)
-        if bad:
-            raise ValueError(f"train_groups: {', '.join(bad)} not among {', '.join(sorted(FULL_TRAIN_GROUPS))} "
-                             "(the LLM trains through the LoRA, the audio aligner through train_aligner)")
+        _check_groups(self.train_groups)
 
 
 @dataclass

@@ -46,11 +46,25 @@ def test_word_level_tokenizer_covers_every_caption_word(nano):
     assert len(tok) == len(nano_vocabulary())
     ids = tok("A green circle appears at the bottom. After that, two beeps sound.").input_ids
     assert tok.unk_token_id not in ids
-    assert tok.decode(ids) == "a green circle appears at the bottom . after that , two beeps sound ."
+    # Decoding gives the text back as written (capitals, no space before punctuation): the nano's
+    # captions read like text, for LLM judges and people alike.
+    assert tok.decode(ids) == "A green circle appears at the bottom. After that, two beeps sound."
     assert all(tok.convert_tokens_to_ids(w) != tok.unk_token_id for w in caption_vocabulary())
     # The special tokens the processor writes are single ids, not split into words.
     assert tok("<|im_start|>user<|im_end|>").input_ids == [tok.convert_tokens_to_ids(t) for t in
                                                           ("<|im_start|>", "user", "<|im_end|>")]
+
+
+def test_every_ground_truth_caption_round_trips_through_the_tokenizer(nano):
+    from avcap.synth.language import caption_from_script
+    from avcap.synth.sampler import sample_script
+
+    tok = load_captioner(nano).tokenizer
+    for i in range(200):
+        caption = caption_from_script(sample_script((7, i)))
+        ids = tok(caption, add_special_tokens=False).input_ids
+        assert tok.unk_token_id not in ids, caption
+        assert tok.decode(ids, skip_special_tokens=True) == caption
 
 
 def test_loads_with_its_own_frame_policy_and_captions_synthetic_videos(nano, synth_rows):
@@ -122,7 +136,7 @@ def test_language_pretraining_trains_only_the_llm_and_lowers_its_loss(nano, tmp_
 
 
 def test_audio_tokens_depend_on_the_sound_at_initialisation(nano):
-    """Fan-in initialised Whisper and Q-Former: a random-init audio path must not be blind."""
+    """The nano's audio path init (fan-in, gains on the input paths): a random-init audio path must not be blind."""
     import torch
 
     from avcap.models.salmonn2.nano import reinit_audio_path
@@ -144,6 +158,6 @@ def test_audio_tokens_depend_on_the_sound_at_initialisation(nano):
     for module in list(audio.encoder.modules()) + list(audio.qformer.modules()):
         if hasattr(module, "weight") and module.weight is not None and module.weight.dim() >= 2:
             torch.nn.init.normal_(module.weight, std=0.02)  # what transformers' initialiser does
-    assert relative_change() < shipped / 3
+    assert relative_change() < 0.05
     reinit_audio_path(captioner.model)
-    assert relative_change() > 0.01
+    assert relative_change() > 0.2 and shipped > 0.2

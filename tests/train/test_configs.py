@@ -80,6 +80,15 @@ def test_bad_values_are_config_errors(override, match):
         load_config(SFTConfig, None, ["--data", "d.jsonl", "--output_dir", "o", *override])
 
 
+def test_align_train_groups_are_checked():
+    from avcap.train.configs import AlignConfig
+
+    cfg = load_config(AlignConfig, None, ["--data", "d.jsonl", "--output_dir", "o", "--train_groups", "audio_encoder"])
+    assert cfg.train_groups == ["audio_encoder"]
+    with pytest.raises(ConfigError, match="train_groups: llm not among"):
+        load_config(AlignConfig, None, ["--data", "d.jsonl", "--output_dir", "o", "--train_groups", "llm"])
+
+
 @pytest.mark.parametrize("override,match", [
     (["--sampling.num_samples", "1"], "num_samples"),
     (["--rounds", "0"], "rounds"),

@@ -62,6 +62,18 @@ def test_align_trains_only_the_audio_aligner(tiny_model, data_dir, tmp_path):
     assert (out / "trained" / "model.safetensors").is_file() and (out / "trained" / "config.yaml").is_file()
 
 
+def test_align_train_groups_also_train_the_audio_encoder(tiny_model, data_dir, tmp_path):
+    """The nano captioner's Whisper is random-init: its alignment trains it with the aligner."""
+    out = tmp_path / "align_enc"
+    config = _config(tmp_path, data=str(data_dir / "train2.jsonl"), output_dir=str(out), train_groups=["audio_encoder"])
+    run_cli("align", "--config", config, *FAST[2:])
+    start, trained = _groups(tiny_model), _groups(out / "model")
+    assert _changed(start["audio_aligner"], trained["audio_aligner"])
+    assert _changed(start["audio_encoder"], trained["audio_encoder"])
+    for frozen in ("llm", "visual_encoder", "visual_aligner"):
+        assert not _changed(start[frozen], trained[frozen]), frozen
+
+
 def test_sft_merges_lora_and_aligner_into_a_loadable_model(tiny_model, data_dir, tmp_path):
     out = tmp_path / "sft"
     run_cli("sft", "--config", _config(tmp_path, data=str(data_dir / "train2.jsonl"), output_dir=str(out)), *FAST)

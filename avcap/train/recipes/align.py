@@ -12,4 +12,4 @@ from avcap.train.recipes.sft import run_supervised
 
 
 def run_align(cfg: AlignConfig) -> dict:
-    return run_supervised(cfg, "align", lora=None, train_aligner=True)
+    return run_supervised(cfg, "align", lora=None, train_aligner=True, full_groups=tuple(cfg.train_groups))
