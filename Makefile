@@ -1,7 +1,7 @@
 # Two entry points (README quick start): `make demo` and `make test`.
 VENV ?= .venv
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test test-deepspeed lint bench
 
 setup:
 	@bash scripts/setup.sh $(VENV)
@@ -14,6 +14,13 @@ lint: setup
 
 test: lint
 	$(VENV)/bin/python -m pytest -q
+
+# DeepSpeed ZeRO-2/3 on 2 CPU processes (tests/train/test_deepspeed_cpu.py): a source package whose
+# first run compiles a small C++ op (about a minute), so CI runs it after the default suite
+# (.ci/run) rather than inside `make test`.
+test-deepspeed: setup
+	$(VENV)/bin/python -m pip install -q -e ".[deepspeed]"
+	$(VENV)/bin/python -m pytest -q -m slow tests/train/test_deepspeed_cpu.py
 
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
