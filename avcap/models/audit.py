@@ -5,7 +5,7 @@ Row field ``"audit"`` (both engines)::
 
     {"has_audio_stream", "audio_seconds_fed", "video_seconds_fed", "frames", "audio_tokens",
      "visual_tokens", "frames_capped", "pixels_reduced", "audio_cut", "truncated", "resampled",
-     "no_audio_fed", "audio_off", "muted", "policy"}
+     "no_audio_fed", "silence_fed", "visual_only_model", "audio_off", "muted", "policy"}
 
 ``truncated``: part of the input was dropped (frame cap, or audio cut by the media layer or the
 processor); ``resampled``: frames were down-scaled to a pixel budget; ``no_audio_fed``: the file
@@ -53,6 +53,8 @@ def row_audit(media: dict, model: dict, hears_audio: bool = True) -> dict:
         "truncated": bool(media.get("frames_capped")) or audio_cut,
         "resampled": bool(media.get("pixels_reduced")),
         "no_audio_fed": bool(wanted_audio and hears_audio and fed_s <= 0),
+        # No sound in the file, but the model still got audio tokens (of zeros), as its release does.
+        "silence_fed": bool(not media.get("has_audio_stream") and not media.get("audio_off") and fed_s > 0),
         "visual_only_model": not hears_audio,
         "audio_off": bool(media.get("audio_off")),
         "muted": bool(media.get("muted")),
