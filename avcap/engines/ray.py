@@ -45,8 +45,9 @@ from avcap.models.captioning import (
     open_run,
 )
 
-# Scheduling hint of one decode task: a 768-frame Qwen clip is ~250 MB of frames (and see above).
-DECODE_MEMORY_BYTES = 256 * 2**20
+# Scheduling hint of one decode task: its worker's libraries (~500 MB measured) plus a clip (a
+# 768-frame Qwen clip is ~250 MB of frames).
+DECODE_MEMORY_BYTES = 768 * 2**20
 
 
 @dataclass(frozen=True)
@@ -168,10 +169,12 @@ def _run(ray, spec, items, config, options, start) -> RunSummary:
         pending = opened.pending
         if pending:
             _check_resources(ray, options)
+            logging.getLogger("ray.data").setLevel(logging.WARNING)  # no "execution finished" lines
             ctx = ray.data.DataContext.get_current()
             ctx.execution_options.preserve_order = False  # rows are keyed; take them as they finish
             ctx.enable_progress_bars = False  # one progress bar (ours)
             ctx.print_on_execution_start = False
+            ctx.issue_detectors_config.detectors = []  # its hints go to the terminal; our rows say what failed
             rows = [{"index": i, "item": json.dumps(dataclasses.asdict(it))} for i, it in enumerate(pending)]
             ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), 4 * options.decoders * 8)))
             # Decoding stays in its own CPU tasks: their memory reservation (room for one decoded clip)

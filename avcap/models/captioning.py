@@ -89,6 +89,7 @@ class RunSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (id, one-line cause) of this run
     moved_aside: Path | None = None  # the old file, when force_new moved it
     audit_warnings: list[str] = field(default_factory=list)  # modality audit problems of the new rows
+    first_row_s: float | None = None  # seconds from the start to the first new row (start-up cost)
 
 
 def prompt_presets() -> dict[str, str]:
@@ -415,6 +416,7 @@ class RowWriter:
         self.counts = {"captioned": 0, "failed": 0}
         self.failures: list[tuple[str, str]] = []
         self.audited: list[dict] = []  # id + audit of each new row, for the warning summary
+        self.first_row_at: float | None = None
 
     def write(self, rows: list[dict]) -> None:
         failed_ids = []
@@ -423,6 +425,8 @@ class RowWriter:
             if key in self.out.done:
                 continue
             self.out.append(row)
+            if self.first_row_at is None:
+                self.first_row_at = time.perf_counter()
             self.counts["failed" if row.get("error") else "captioned"] += 1
             if row.get("error"):
                 if row["id"] not in failed_ids:
@@ -436,7 +440,8 @@ class RowWriter:
 
         return RunSummary(out=plan.config.out, total=total_items * plan.n_samples, skipped=opened.skipped,
                           seconds=time.perf_counter() - start, failures=self.failures,
-                          moved_aside=opened.moved_aside, audit_warnings=audit_warnings(self.audited), **self.counts)
+                          moved_aside=opened.moved_aside, audit_warnings=audit_warnings(self.audited),
+                          first_row_s=None if self.first_row_at is None else self.first_row_at - start, **self.counts)
 
 
 def _run_locked(captioner, items: list[CaptionItem], config: CaptionRunConfig) -> RunSummary:
