@@ -8,7 +8,7 @@
 #   torch==2.14.1 / torchvision==0.29.1 (torchvision is needed by transformers' Qwen video
 #   processors, and this pair is the one whose torchvision loads everywhere we test; it runs
 #   on CPU when no CUDA device is present).
-# - avcap itself is installed editable with its train/video/dev/serve extras. A stamp of
+# - avcap itself is installed editable with its train/video/dev/serve/ray extras. A stamp of
 #   pyproject.toml makes a second run a no-op.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +58,6 @@ else
   # shellcheck disable=SC2086
   "$PY" -m pip install -q $TORCH_SPEC
 fi
-echo "setup: installing avcap (editable, extras train,video,dev,serve)"
-"$PY" -m pip install -q -e ".[train,video,dev,serve]"
+echo "setup: installing avcap (editable, extras train,video,dev,serve,ray)"
+"$PY" -m pip install -q -e ".[train,video,dev,serve,ray]"
 echo "$want" > "$stamp"

@@ -25,6 +25,8 @@ Examples:
   avcap caption test.json -m AVoCaDO-Captioner/AVoCaDO
   avcap caption videos/ -m ./ckpt --prompt-preset tarsier2-grounded
   avcap caption train.jsonl --temperature 1 -n 8 --seed 0 -o samples.jsonl
+  avcap caption videos/ --engine ray -m builtin:nano --replicas 2
+  avcap caption videos/ --engine ray --address auto --num-gpus-per-replica 1 --replicas 8
 
 \b
 Models (--model): a model-hub id, a checkpoint folder, a PEFT adapter
@@ -42,7 +44,11 @@ and --positions change that.
 \b
 Output (--out): rows appended and flushed one at a time:
   {{"id", "video", "caption", "model", "generation", "seconds",
-   "error", "sample"}}
+   "error", "sample", "audit"}}
+"audit" says what the model received: has_audio_stream, audio_seconds_fed, video_seconds_fed, frames, audio_tokens, visual_tokens, frames_capped, pixels_reduced, audio_cut, truncated, resampled, no_audio_fed, policy. A warning names videos fed no audio although they have sound, or cut by the frame cap or an audio limit.
+
+\b
+Engines (--engine): local batches on one device in this process; ray runs a Ray Data pipeline (CPU decode tasks, --replicas captioner actors, one writer here) on a local Ray it starts, or on a cluster (--address / RAY_ADDRESS after `ray start --head`). Same rows, same resume.
 
 Re-running the same command resumes: finished (id, sample) rows are skipped; rows that ended in an error (e.g. an unreadable video) are removed and retried. A failing video never stops the run; its row carries a one-line "error". Exit status: 0 all captioned, 1 some videos failed, 2 bad arguments or model.
 """
@@ -98,13 +104,26 @@ def caption_cmd(
                                          "dataset file's folder)."),
     allow_outside_paths: bool = typer.Option(False, "--allow-outside-paths",
                                              help="Let dataset rows name media anywhere (only for datasets you trust)."),
+    engine: str = typer.Option("local", "--engine",
+                               help="local (this process, one device) or ray (Ray Data: CPU decode tasks -> "
+                                    "captioner replicas; pip install 'avcap[ray]')."),
+    replicas: int = typer.Option(1, "--replicas", help="--engine ray: captioner replicas (actors)."),
+    num_gpus_per_replica: float = typer.Option(None, "--num-gpus-per-replica", show_default="1 with CUDA, else 0",
+                                               help="--engine ray: GPUs per replica (0: CPU replicas)."),
+    cpus_per_replica: float = typer.Option(1.0, "--cpus-per-replica",
+                                           help="--engine ray: CPUs per replica (torch threads of a CPU replica)."),
+    decode_workers: int = typer.Option(None, "--decode-workers", show_default="one per replica",
+                                       help="--engine ray: concurrent decode tasks (CPU)."),
+    address: str = typer.Option(None, "--address",
+                                help="--engine ray: a running Ray cluster (`ray start --head`; default: RAY_ADDRESS, "
+                                     "else a local Ray started for this run)."),
 ) -> None:
     from avcap.cli.console import echo_capped
+    from avcap.engines import ENGINES, CaptionerSpec
     from avcap.errors import AvcapError, ConfigError
     from avcap.media import get_policy
-    from avcap.models import GenerationConfig, load_captioner
-    from avcap.models.captioning import CaptionRunConfig, collect_items, resolve_prompt, run_captioning
-    from avcap.models.options import configure_captioner
+    from avcap.models import GenerationConfig
+    from avcap.models.captioning import CaptionRunConfig, collect_items, resolve_prompt
 
     try:
         generation = GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
@@ -116,6 +135,10 @@ def caption_cmd(
             get_policy(frames)
         if adapter not in ("merge", "keep"):
             raise ConfigError(f"--adapter {adapter!r}: choose merge or keep")
+        if engine not in ENGINES:
+            raise ConfigError(f"--engine {engine!r}: choose {' or '.join(ENGINES)}")
+        ray_options = _ray_options(engine, replicas, num_gpus_per_replica, cpus_per_replica, decode_workers,
+                                   address, device)
         run_prompt = resolve_prompt(prompt, prompt_preset)
         config = CaptionRunConfig(out=out, generation=generation, prompt=run_prompt, frames=frames,
                                   batch_size=batch_size, prefetch=prefetch, progress=progress,
@@ -133,25 +156,51 @@ def caption_cmd(
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # one progress bar (ours), not one per weight file
-    from avcap.data.lock import OutputLock
-
+    spec = CaptionerSpec(model=model, backend=backend, device=device, dtype=None if dtype == "auto" else dtype,
+                         adapter=adapter, base_model=base_model, frames=frames, fps=fps, max_frames=max_frames,
+                         max_pixels=max_pixels, interleave=interleave, positions=positions)
     try:
-        with OutputLock(out, what="captions file"):  # before loading: a second writer stops at once
-            captioner = load_captioner(model, backend=backend, device=device,
-                                       dtype=None if dtype == "auto" else dtype, adapter=adapter, base_model=base_model)
-            config.frames = configure_captioner(captioner, frames=frames, fps=fps, max_frames=max_frames,
-                                                max_pixels=max_pixels, interleave=interleave, positions=positions)
-            summary = run_captioning(captioner, items, config)
+        if ray_options is None:
+            from avcap.engines.local import run_local
+
+            summary = run_local(spec, items, config)
+        else:
+            from avcap.engines.ray import run_ray
+
+            summary = run_ray(spec, items, config, ray_options)
     except AvcapError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=2) from None
     if summary.moved_aside is not None:
         typer.echo(f"--force-new: the previous captions were moved to {summary.moved_aside}", err=True)
+    echo_capped("warning", summary.audit_warnings)  # the modality audit: sound not fed, inputs cut
     echo_capped("failed", [f"{item_id}: {cause}" for item_id, cause in summary.failures])
     typer.echo(f"{summary.out}: {summary.captioned} captioned, {summary.skipped} already done, "
                f"{summary.failed} failed ({summary.seconds:.1f} s)")
     if summary.failed:
         raise typer.Exit(code=1)
+
+
+def _ray_options(engine: str, replicas: int, num_gpus: float | None, cpus: float, decode_workers: int | None,
+                 address: str | None, device: str):
+    """RayOptions for --engine ray (None for local; Ray flags given with the local engine are an error)."""
+    from avcap.errors import ConfigError
+
+    if engine != "ray":
+        given = [flag for flag, value in (("--replicas", replicas != 1), ("--num-gpus-per-replica", num_gpus is not None),
+                                          ("--decode-workers", decode_workers is not None),
+                                          ("--address", address is not None)) if value]
+        if given:
+            raise ConfigError(f"{given[0]} applies to --engine ray")
+        return None
+    from avcap.engines.ray import RayOptions
+
+    if num_gpus is None:
+        import torch
+
+        num_gpus = 1.0 if device != "cpu" and torch.cuda.is_available() else 0.0
+    return RayOptions(replicas=replicas, num_gpus_per_replica=num_gpus, cpus_per_replica=cpus,
+                      decode_workers=decode_workers, address=address)
 
 
 def register(app: typer.Typer) -> None:

@@ -30,6 +30,8 @@ Examples:
       --judge hf --judge-model ./Qwen3-4B --out reports/a-vs-b
   # the synthetic world's exact judge (offline; `avcap synth dataset` data):
   avcap eval --data synth/train.json --captions caps.jsonl --judge symbolic --out reports/synth
+  # only the videos whose model really heard their sound, with nothing cut:
+  avcap eval --data test.json --captions caps.jsonl --judge symbolic --audit-filter complete --out r/heard
   # offline word-overlap judge (plumbing checks and demos only):
   avcap eval --data test.json --captions caps.jsonl --judge scripted --out /tmp/r
 """
@@ -69,6 +71,9 @@ def eval_command(
     sample: int = typer.Option(0, "--sample", help="Which sample index of the caption files to evaluate."),
     device: str = typer.Option("cpu", "--device", help="Device for --judge hf (cpu, cuda, cuda:1)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    audit_filter: str = typer.Option(None, "--audit-filter",
+                                     help="Evaluate only items whose caption row's modality audit passes: fed_audio, "
+                                          "no_audio_fed, truncated, complete (fed its sound, nothing cut)."),
 ) -> None:
     from avcap.errors import AvcapError
     from avcap.eval import EvalConfig, EvalJob, Prices, run_job
@@ -88,7 +93,7 @@ def eval_command(
             cache_path=cache,
             prices=None if price_prompt is None and price_completion is None
             else Prices(price_prompt or 0.0, price_completion or 0.0),
-            sample=sample,
+            sample=sample, audit_filter=audit_filter,
         )
         outcome = run_job(job, progress=progress and sys.stderr.isatty())
     except (AvcapError, ValueError, OSError) as err:  # OSError: e.g. an output folder that cannot be written

@@ -24,6 +24,7 @@ class CaptionRow:
     video: str | None
     model: str | None
     source: str
+    audit: dict | None = None  # the modality audit of `avcap caption` (None: an older or foreign file)
 
 
 @dataclass
@@ -85,7 +86,8 @@ def load_captions(path: str | Path, name: str | None = None, sample: int = 0) ->
             error = "the caption row has neither a caption nor an error"
         video = obj.get("video") if isinstance(obj.get("video"), str) else None
         model = obj.get("model") if isinstance(obj.get("model"), str) else None
-        row = CaptionRow(str(row_id), caption, error, video, model, where)
+        audit = obj.get("audit") if isinstance(obj.get("audit"), dict) else None
+        row = CaptionRow(str(row_id), caption, error, video, model, where, audit)
         first = rows.get(row.id)
         if first is not None and not (first.error and not row.error):
             errors.append(DataError(f"{where}: duplicate caption id '{row.id}' (first at {first.source}); "

@@ -34,8 +34,13 @@ class EvalJob:
     cache_path: Path | None = None  # default: OUT/judge_cache.sqlite
     prices: Prices | None = None
     sample: int = 0  # which sample index of the caption files to evaluate
+    audit_filter: str | None = None  # keep items whose first caption row passes (avcap.eval.audit)
+    filtered_out: int = field(default=0, init=False)  # items the filter left out (set by load_inputs)
 
     def __post_init__(self) -> None:
+        from avcap.eval.audit import check_filter
+
+        check_filter(self.audit_filter)
         if not self.captions:
             raise ConfigError("give at least one captions file")
         if self.sample < 0:
@@ -73,6 +78,14 @@ def load_inputs(job: EvalJob) -> tuple[Benchmark, list[CaptionSet]]:
     sets = _caption_sets(job.captions, job.sample)
     for cset in sets:
         _check_shared_ids(bench, cset)
+    if job.audit_filter is not None:
+        from avcap.eval.audit import filter_benchmark
+
+        bench, dropped = filter_benchmark(bench, sets[0], job.audit_filter)
+        job.filtered_out = dropped
+        if not bench.rows and not bench.qa:
+            raise DataError(f"--audit-filter {job.audit_filter}: no item of {sets[0].path} passes "
+                            f"({dropped} left out; rows without an audit pass no filter)")
     return bench, sets
 
 
@@ -137,6 +150,8 @@ def _run_locked(job: EvalJob, progress: bool, judge: Judge | None) -> JobOutcome
             "temperature": judge.config.temperature, "prompts": [p.key for p in ALL_PROMPTS],
         }
     report = build_report(bench, sets, result, job.config, judge_info, job.prices)
+    report["params"]["audit_filter"] = job.audit_filter
+    report["params"]["audit_filtered_out"] = job.filtered_out
     stats = judge.stats if judge is not None else JudgeStats()
     limiter = getattr(judge.backend, "limiter", None) if judge is not None else None
     waited_s = round(limiter.waited_s, 3) if limiter is not None else 0.0

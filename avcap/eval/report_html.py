@@ -68,6 +68,13 @@ li.missed{color:#b3261e}li.incorrect{color:#a15c00}li.ok{color:#16794c}
 <td{% if m.n_failed %} class="fail"{% endif %}>{{ m.n_failed }}</td><td{% if m.n_caption_failed %} class="fail"{% endif %}>{{ m.n_caption_failed }}</td></tr>{% endfor %}{% endfor %}
 </tbody></table>
 
+<h2 id="audit">Modality audit</h2>
+{% if p.audit_filter %}<p>Items filtered by <code>--audit-filter {{ p.audit_filter }}</code>: {{ p.audit_filtered_out }} left out.</p>{% endif %}
+<table><thead><tr><th>captions</th><th>audited rows</th><th>no audio fed</th><th>truncated</th><th>frames capped</th><th>audio cut</th><th>resampled</th><th>silence fed</th><th>unaudited</th></tr></thead><tbody>
+{% for s in r.caption_sets %}{% set a = s.audit %}<tr><td>{{ s.name }}</td><td>{{ a.rows }}</td><td{% if a.no_audio_fed %} class="fail"{% endif %}>{{ a.no_audio_fed }}</td>
+<td{% if a.truncated %} class="fail"{% endif %}>{{ a.truncated }}</td><td>{{ a.frames_capped }}</td><td>{{ a.audio_cut }}</td><td>{{ a.resampled }}</td><td>{{ a.silence_fed }}</td><td>{{ a.unaudited }}</td></tr>{% endfor %}
+</tbody></table>
+
 {% if hist_groups %}<h2 id="histograms">Per-item distributions</h2>
 {% for g in hist_groups %}<h3>{{ g.title }}</h3><div class="hists">{% for svg in g.svgs %}{{ svg }}{% endfor %}</div>{% endfor %}{% endif %}
 
@@ -83,6 +90,7 @@ li.missed{color:#b3261e}li.incorrect{color:#a15c00}li.ok{color:#16794c}
 {% if it.question %}<p><b>Q:</b> {{ it.question }}</p>{% endif %}
 <div class="cols">{% for col in it.cols %}<div><h4>{{ col.name }}</h4>
 {% if col.caption_error %}<p class="fail">failed caption: {{ col.caption_error }}</p>{% else %}<div class="caption">{{ col.caption_html }}</div>{% endif %}
+{% if col.audit %}<p class="small{% if col.audit_flags %} fail{% endif %}">fed: {{ col.audit }}{% if col.audit_flags %} — {{ col.audit_flags }}{% endif %}</p>{% endif %}
 {% for m in col.metrics %}<h5>{{ m.name }}{% if m.headline %} — {{ m.headline }}{% endif %}</h5>
 {% if m.error %}<p class="fail">{{ m.error }}</p>{% endif %}{{ m.body }}{% endfor %}
 </div>{% endfor %}</div></details>{% endfor %}
@@ -192,6 +200,17 @@ def _metric_body(metric: str, rec: dict, median_run: int | None) -> tuple[str, s
     return "", ""
 
 
+def _audit_line(audit: dict | None) -> tuple[str, str]:
+    """What the model received, in words, and the audit's warning flags (empty when none)."""
+    if not audit:
+        return "", ""
+    text = (f"{audit.get('audio_seconds_fed', 0):g} s audio, {audit.get('video_seconds_fed', 0):g} s video, "
+            f"{audit.get('frames', 0)} frames, {audit.get('audio_tokens')} audio / {audit.get('visual_tokens')} "
+            f"visual tokens ({audit.get('policy')})")
+    flags = [name.replace("_", " ") for name in ("no_audio_fed", "frames_capped", "audio_cut") if audit.get(name)]
+    return text, ", ".join(flags)
+
+
 def _items(report: dict) -> list[dict]:
     names = [s["name"] for s in report["caption_sets"]]
     medians = {s["name"]: s["metrics"].get("salmonn2", {}).get("median_run") for s in report["caption_sets"]}
@@ -212,7 +231,9 @@ def _items(report: dict) -> list[dict]:
                 if metric == "salmonn2" and head:
                     summary.append(f"{name}: {head.split(' (')[0]}")
             error = cap.get("error") if cap else "no caption for this item"
-            cols.append({"name": name, "caption_error": error, "caption_html": caption_html, "metrics": metrics})
+            audit, flags = _audit_line(cap.get("audit"))
+            cols.append({"name": name, "caption_error": error, "caption_html": caption_html, "metrics": metrics,
+                         "audit": audit, "audit_flags": flags})
         out.append({"id": item["id"], "reference": item.get("reference"), "question": item.get("question"),
                     "cols": cols, "summary": " | ".join(summary)})
     return out

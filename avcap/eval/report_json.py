@@ -78,8 +78,11 @@ def _set_summary(bench: Benchmark, cset: CaptionSet, result: EvalResult, config:
         }
         summary.update(SCORERS[metric].aggregate([r for _, r in ordered], config.judge_runs))
         metrics[metric] = summary
+    from avcap.eval.audit import audit_summary
+
     return {
         "name": cset.name, "path": str(cset.path), "model": cset.model,
+        "audit": audit_summary(list(cset.rows.values())),
         "caption_file_errors": [str(e) for e in cset.errors],
         "metrics": metrics,
         "failed_captions": [{"id": i, "cause": c} for i, c in failed_captions.items()],
@@ -103,7 +106,8 @@ def _items(bench: Benchmark, sets: list[CaptionSet], result: EvalResult, config:
                 item["results"] = {}
                 for cset in sets:
                     row = cset.lookup(unit.item_id, unit.video)
-                    item["captions"][cset.name] = None if row is None else {"caption": row.caption, "error": row.error}
+                    item["captions"][cset.name] = None if row is None else {"caption": row.caption, "error": row.error,
+                                                                            "audit": row.audit}
                     item["results"][cset.name] = {}
             for cset in sets:
                 item["results"][cset.name][metric] = result.records[cset.name][metric][unit.item_id]

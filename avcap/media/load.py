@@ -70,6 +70,9 @@ def load_clip(
     meta = info.to_meta()
     meta["target_times"] = [float(t) - start_s for t in plan.frame_times]
     meta["decode"] = stats
+    # What the policy left out, for the caption rows' modality audit (avcap.media.audit).
+    meta["sampling"] = {"frames_uncapped": pol.uncapped_frame_count(duration_s, info.fps, num_source),
+                        "source_pixels": int(h * w), "frame_pixels": int(plan.content_height * plan.content_width)}
     if segment is not None:
         meta["segment"] = [start_s, start_s + duration_s]
     if not with_audio:

@@ -53,6 +53,17 @@ class SamplingPolicy:
         oh, ow = self.output_size(height, width, len(times))
         return SamplingPlan(times, oh, ow, ch, cw, self.pad_value)
 
+    def uncapped_frame_count(self, duration_s: float, source_fps: float,
+                             num_source_frames: int | None = None) -> int | None:
+        """How many frames this policy's *rate* would pick with its frame cap lifted (None: it has
+        no rate and cap, e.g. Tarsier2's fixed count). More than ``len(frame_times(...))`` means
+        the cap cut frames: the modality audit's ``frames_capped``."""
+        rate, cap = self.KNOBS.get("fps"), self.KNOBS.get("max_frames")
+        if rate is None or cap is None:
+            return None
+        lifted = dataclasses.replace(self, **{cap: 10**6})
+        return len(lifted.frame_times(duration_s, source_fps, num_source_frames))
+
     def at_times(self, times: list[float]) -> FixedTimesPolicy:
         """This policy's frame size, but the given frame times (e.g. a Tarsier2 corruption)."""
         return FixedTimesPolicy(base=self, times=tuple(float(t) for t in times))

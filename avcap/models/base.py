@@ -73,3 +73,10 @@ class Captioner(Protocol):
     def sequence_logps(self, batch: list[TrainExample], return_counts: bool = False) -> Any:
         """Tensor [B] (differentiable); with ``return_counts``, (logps [B], answer token counts [B])."""
         ...
+
+    def input_audit(self) -> list[dict]:
+        """What the model received for each clip of the last ``caption`` call, in order (the model
+        half of a caption row's modality audit, :mod:`avcap.models.audit`): ``audio_tokens``,
+        ``visual_tokens``, ``audio_seconds_fed`` (seconds of the track its processor kept) and
+        ``audio_cut`` (the processor dropped part of the track)."""
+        ...

@@ -88,6 +88,8 @@ class RunSummary:
     seconds: float
     failures: list[tuple[str, str]] = field(default_factory=list)  # (id, one-line cause) of this run
     moved_aside: Path | None = None  # the old file, when force_new moved it
+    audit_warnings: list[str] = field(default_factory=list)  # modality audit problems of the new rows
+    first_row_s: float | None = None  # seconds from the start to the first new row (start-up cost)
 
 
 def prompt_presets() -> dict[str, str]:
@@ -233,6 +235,134 @@ def _move_aside(path: Path) -> Path | None:
     return aside
 
 
+@dataclass
+class CaptionerInfo:
+    """What a run needs to know of its captioner besides captioning: picklable, so the Ray engine's
+    driver learns it from a worker without loading the model itself."""
+
+    name: str
+    frame_policy: object  # a policy name or a SamplingPolicy
+    default_prompt: str | None
+    default_max_new_tokens: int
+    input_options: dict
+    hears_audio: bool
+
+
+def captioner_info(captioner) -> CaptionerInfo:
+    from avcap.models.audit import hears_audio
+
+    return CaptionerInfo(name=captioner.name, frame_policy=captioner.frame_policy,
+                         default_prompt=getattr(captioner, "default_prompt", None),
+                         default_max_new_tokens=getattr(captioner, "default_max_new_tokens", 2048),
+                         input_options=dict(getattr(captioner, "input_options", dict)()),
+                         hears_audio=hears_audio(captioner))
+
+
+@dataclass
+class RunPlan:
+    """The settings every row of a run records, fixed before the first video is decoded (both engines)."""
+
+    info: CaptionerInfo
+    config: CaptionRunConfig
+    policy: object  # the SamplingPolicy clips are decoded with
+    generation: GenerationConfig  # max_new_tokens resolved to a number
+
+    @classmethod
+    def make(cls, info: CaptionerInfo, config: CaptionRunConfig) -> RunPlan:
+        from avcap.media import get_policy
+
+        gen = config.generation
+        if gen.max_new_tokens is None:  # the captioner's own limit, recorded as a number
+            gen = dataclasses.replace(gen, max_new_tokens=info.default_max_new_tokens)
+        return cls(info=info, config=config, policy=get_policy(config.frames or info.frame_policy), generation=gen)
+
+    @property
+    def n_samples(self) -> int:
+        return self.generation.num_samples
+
+    def prompt_of(self, item: CaptionItem) -> str:
+        return self.config.prompt or item.prompt or self.info.default_prompt or DEFAULT_PROMPT
+
+    def generation_record(self, prompt: str) -> dict:
+        record = {**dataclasses.asdict(self.generation), "frames": self.policy.label(), "prompt": prompt}
+        record.update(self.info.input_options)  # e.g. interleave / positions (salmonn2)
+        if self.config.mute_audio:
+            record["audio"] = "muted"
+        return record
+
+    def rows(self, result: CaptionResult, done: set) -> list[dict]:
+        """The output rows of one finished item (one per sample not yet in the file)."""
+        item = result.item
+        audit = None
+        if result.media is not None:
+            from avcap.models.audit import row_audit
+
+            audit = row_audit(result.media, result.model or {}, self.info.hears_audio)
+        return [{"id": item.id, "video": item.video, "caption": result.captions[s] if result.captions else None,
+                 "model": self.info.name, "generation": self.generation_record(result.prompt),
+                 "seconds": round(result.seconds, 3), "error": result.error, "sample": s, "audit": audit}
+                for s in range(self.n_samples) if (item.id, s) not in done]
+
+
+@dataclass
+class Decoded:
+    item: CaptionItem
+    clip: object | None  # Clip
+    error: str | None
+    seconds: float
+
+
+@dataclass
+class CaptionResult:
+    item: CaptionItem
+    prompt: str
+    captions: list[str] | None
+    error: str | None
+    seconds: float
+    media: dict | None = None  # clip_audit of the decoded clip
+    model: dict | None = None  # the captioner's input_audit entry
+
+
+def decode_item(item: CaptionItem, policy, mute_audio: bool = False) -> Decoded:
+    """Decode one item's media with ``policy``; a bad file becomes an error, never an exception."""
+    from avcap.media import load_media
+
+    t0 = time.perf_counter()
+    if item.error:
+        return Decoded(item, None, item.error, 0.0)
+    try:
+        # a video (+ audio track), an audio-only row (ASR / audio captioning) or an image row
+        clip = load_media(video=item.video, audio=item.audio, image=item.image, policy=policy,
+                          use_audio=item.use_audio, segment=item.timestamps)
+        if mute_audio:
+            clip = clip.muted()
+        return Decoded(item, clip, None, time.perf_counter() - t0)
+    except Exception as err:  # a bad file must not stop the run
+        return Decoded(item, None, one_line(err), time.perf_counter() - t0)
+
+
+def caption_decoded(captioner, decoded: list[Decoded], plan: RunPlan, gen: GenerationConfig | None = None
+                    ) -> list[CaptionResult]:
+    """Caption decoded items that share one prompt and prefix (errors pass through as results)."""
+    from avcap.media.audit import clip_audit
+
+    gen = gen or plan.generation
+    results = []
+    good = []
+    for d in decoded:
+        prompt = plan.prompt_of(d.item)
+        if d.error:
+            results.append(CaptionResult(d.item, prompt, None, d.error, d.seconds))
+        else:
+            good.append(d)
+    if good:
+        prompt = plan.prompt_of(good[0].item)
+        mute = plan.config.mute_audio
+        _generate(captioner, good, prompt, gen, good[0].item.prefix, results,
+                  lambda clip: clip_audit(clip, muted=mute))
+    return results
+
+
 def run_captioning(captioner, items: list[CaptionItem], config: CaptionRunConfig) -> RunSummary:
     """Caption ``items`` into ``config.out``; see the module docstring for locking, resume and errors."""
     from avcap.data.lock import OutputLock
@@ -241,114 +371,134 @@ def run_captioning(captioner, items: list[CaptionItem], config: CaptionRunConfig
         return _run_locked(captioner, items, config)
 
 
-def _run_locked(captioner, items: list[CaptionItem], config: CaptionRunConfig) -> RunSummary:
+@dataclass
+class OpenedRun:
+    """The output file opened for appending, and what is left to do."""
+
+    out: object  # JsonlAppender
+    pending: list[CaptionItem]
+    skipped: int
+    moved_aside: Path | None
+
+
+def open_run(plan: RunPlan, items: list[CaptionItem]) -> OpenedRun:
+    """Move aside (``force_new``), drop error rows, refuse other settings, list what is left.
+
+    The caller holds the output lock and closes ``out`` (a :class:`JsonlAppender`)."""
     from avcap.data import JsonlAppender
-    from avcap.media import get_policy, load_media
 
-    start = time.perf_counter()
-    policy = get_policy(config.frames or captioner.frame_policy)
-    gen = config.generation
-    if gen.max_new_tokens is None:  # the captioner's own limit, recorded as a number
-        gen = dataclasses.replace(gen, max_new_tokens=getattr(captioner, "default_max_new_tokens", 2048))
-    n_samples = gen.num_samples
-    default_prompt = config.prompt or getattr(captioner, "default_prompt", None) or DEFAULT_PROMPT
-
-    def prompt_of(item: CaptionItem) -> str:
-        return config.prompt or item.prompt or default_prompt
-
-    def generation_record(prompt: str) -> dict:
-        record = {**dataclasses.asdict(gen), "frames": policy.label(), "prompt": prompt}
-        record.update(getattr(captioner, "input_options", dict)())  # e.g. interleave / positions (salmonn2)
-        if config.mute_audio:
-            record["audio"] = "muted"
-        return record
-
+    config = plan.config
     moved_aside = _move_aside(config.out) if config.force_new else None
     _drop_error_rows(config.out)
-    counts = {"captioned": 0, "failed": 0}
-    failures: list[tuple[str, str]] = []
-    with JsonlAppender(config.out) as out:
-        conflict = settings_conflict(out.rows.values(), captioner.name, generation_record,
-                                     {it.id: prompt_of(it) for it in items})
+    out = JsonlAppender(config.out).__enter__()
+    try:
+        conflict = settings_conflict(out.rows.values(), plan.info.name, plan.generation_record,
+                                     {it.id: plan.prompt_of(it) for it in items})
         if conflict:
             raise ConfigError(f"{config.out} was written with other settings ({conflict}); re-run with the "
                               "file's settings, choose another --out, or pass --force-new to start a new file "
                               "(the old one is kept as .bak)")
-        missing = {it.id: sum((it.id, s) not in out.done for s in range(n_samples)) for it in items}
-        pending = [it for it in items if missing[it.id]]
-        skipped = len(items) * n_samples - sum(missing.values())
+    except BaseException:
+        out.close()
+        raise
+    n = plan.n_samples
+    missing = {it.id: sum((it.id, s) not in out.done for s in range(n)) for it in items}
+    pending = [it for it in items if missing[it.id]]
+    skipped = len(items) * n - sum(missing.values())
+    return OpenedRun(out=out, pending=pending, skipped=skipped, moved_aside=moved_aside)
 
-        def write(item: CaptionItem, prompt: str, captions: list[str] | None, error: str | None, seconds: float):
-            for s in range(n_samples):
-                if (item.id, s) in out.done:
-                    continue
-                out.append({"id": item.id, "video": item.video, "caption": captions[s] if captions else None,
-                            "model": captioner.name, "generation": generation_record(prompt),
-                            "seconds": round(seconds, 3), "error": error, "sample": s})
-                counts["failed" if error else "captioned"] += 1
-            if error:
-                failures.append((item.id, error))
 
-        def decode(batch: list[CaptionItem]):
-            decoded = []
-            for item in batch:
-                t0 = time.perf_counter()
-                if item.error:
-                    decoded.append((item, None, item.error, 0.0))
-                    continue
-                try:
-                    # a video (+ audio track), an audio-only row (ASR / audio captioning) or an image row
-                    clip = load_media(video=item.video, audio=item.audio, image=item.image, policy=policy,
-                                      use_audio=item.use_audio, segment=item.timestamps)
-                    if config.mute_audio:
-                        clip = clip.muted()
-                    decoded.append((item, clip, None, time.perf_counter() - t0))
-                except Exception as err:  # a bad file must not stop the run
-                    decoded.append((item, None, one_line(err), time.perf_counter() - t0))
-            return decoded
+class RowWriter:
+    """The one writer of a run: appends rows not yet done, counts them, collects failures and audits."""
 
-        batches = list(_batches(pending, prompt_of, config.batch_size))
+    def __init__(self, out):
+        self.out = out
+        self.counts = {"captioned": 0, "failed": 0}
+        self.failures: list[tuple[str, str]] = []
+        self.audited: list[dict] = []  # id + audit of each new row, for the warning summary
+        self.first_row_at: float | None = None
+
+    def write(self, rows: list[dict]) -> None:
+        failed_ids = []
+        for row in rows:
+            key = (row["id"], row.get("sample", 0))
+            if key in self.out.done:
+                continue
+            self.out.append(row)
+            if self.first_row_at is None:
+                self.first_row_at = time.perf_counter()
+            self.counts["failed" if row.get("error") else "captioned"] += 1
+            if row.get("error"):
+                if row["id"] not in failed_ids:
+                    failed_ids.append(row["id"])
+                    self.failures.append((row["id"], row["error"]))
+            elif row.get("audit"):
+                self.audited.append({"id": row["id"], "audit": row["audit"]})
+
+    def summary(self, plan: RunPlan, total_items: int, opened: OpenedRun, start: float) -> RunSummary:
+        from avcap.models.audit import audit_warnings
+
+        return RunSummary(out=plan.config.out, total=total_items * plan.n_samples, skipped=opened.skipped,
+                          seconds=time.perf_counter() - start, failures=self.failures,
+                          moved_aside=opened.moved_aside, audit_warnings=audit_warnings(self.audited),
+                          first_row_s=None if self.first_row_at is None else self.first_row_at - start, **self.counts)
+
+
+def _run_locked(captioner, items: list[CaptionItem], config: CaptionRunConfig) -> RunSummary:
+    start = time.perf_counter()
+    plan = RunPlan.make(captioner_info(captioner), config)
+    opened = open_run(plan, items)
+    writer = RowWriter(opened.out)
+    try:
+        pending = opened.pending
+        batches = list(_batches(pending, plan.prompt_of, config.batch_size))
+
+        def decode(batch: list[CaptionItem]) -> list[Decoded]:
+            return [decode_item(item, plan.policy, config.mute_audio) for item in batch]
+
         progress = _progress(config.progress, total=len(pending))
         with progress, ThreadPoolExecutor(max_workers=1) as pool:
             task = progress.add_task("captioning", total=len(pending))
             future = pool.submit(decode, batches[0][1]) if batches else None
-            for index, (prompt, batch) in enumerate(batches):
+            for index in range(len(batches)):
                 decoded = future.result()
                 if index + 1 < len(batches):
                     future = pool.submit(decode, batches[index + 1][1]) if config.prefetch else None
-                for item, _, error, seconds in decoded:
-                    if error:
-                        write(item, prompt, None, error, seconds)
-                good = [(item, clip, seconds) for item, clip, error, seconds in decoded if not error]
+                gen = plan.generation
                 batch_gen = gen if gen.seed is None else dataclasses.replace(gen, seed=gen.seed + index)
-                _generate(captioner, good, prompt, batch_gen, write, batch[0].prefix)
+                for result in caption_decoded(captioner, decoded, plan, batch_gen):
+                    writer.write(plan.rows(result, opened.out.done))
                 progress.advance(task, len(decoded))
                 if future is None and index + 1 < len(batches):
                     future = pool.submit(decode, batches[index + 1][1])
-    return RunSummary(out=config.out, total=len(items) * n_samples, skipped=skipped, seconds=time.perf_counter() - start,
-                      failures=failures, moved_aside=moved_aside, **counts)
+    finally:
+        opened.out.close()
+    return writer.summary(plan, len(items), opened, start)
 
 
-def _generate(captioner, good, prompt: str, gen: GenerationConfig, write, prefix: str | None = None) -> None:
+def _generate(captioner, good: list[Decoded], prompt: str, gen: GenerationConfig, prefix: str | None,
+              results: list[CaptionResult], media_audit) -> None:
     """Caption a batch; if it fails, retry one by one so only the failing item is marked."""
-    if not good:
-        return
+    from avcap.models.audit import model_audit
+
     t0 = time.perf_counter()
     try:
         extra = {"prefix": prefix} if prefix else {}  # a row's forced start of the answer
-        captions = captioner.caption([clip for _, clip, _ in good], prompt, gen, **extra)
+        captions = captioner.caption([d.clip for d in good], prompt, gen, **extra)
+        audits = model_audit(captioner, len(good))
     except Exception as err:
         if len(good) == 1:
-            item, _, seconds = good[0]
-            write(item, prompt, None, one_line(err), seconds + time.perf_counter() - t0)
+            d = good[0]
+            results.append(CaptionResult(d.item, prompt, None, one_line(err), d.seconds + time.perf_counter() - t0))
             return
         for one in good:
-            _generate(captioner, [one], prompt, gen, write, prefix)
+            _generate(captioner, [one], prompt, gen, prefix, results, media_audit)
         return
     share = (time.perf_counter() - t0) / len(good)
     n = gen.num_samples
-    for k, (item, _, seconds) in enumerate(good):
-        write(item, prompt, captions[k * n:(k + 1) * n], None, seconds + share)
+    for k, d in enumerate(good):
+        results.append(CaptionResult(d.item, prompt, captions[k * n:(k + 1) * n], None, d.seconds + share,
+                                     media=media_audit(d.clip), model=audits[k]))
 
 
 def _progress(enabled: bool, total: int):

@@ -294,10 +294,43 @@ class QwenCaptioner:
     def encode(self, clip: Clip, prompt: str) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    hears_audio = False  # Qwen-VL / Tarsier2 take frames only; OmniCaptioner hears the track
+
+    def input_audit(self) -> list[dict]:
+        """Token counts and audio seconds of the clips of the last ``caption`` call."""
+        return list(getattr(self, "_last_audit", []))
+
+    def _media_token_ids(self) -> dict[str, int]:
+        """The processor's placeholder token ids per modality (``audio_token``, ``video_token``, ``image_token``)."""
+        if getattr(self, "_token_ids", None) is None:
+            ids = {}
+            for kind in ("audio", "video", "image"):
+                token = getattr(self.processor, f"{kind}_token", None)
+                if isinstance(token, str):
+                    index = self.tokenizer.convert_tokens_to_ids(token)
+                    if isinstance(index, int) and index >= 0 and index != self.tokenizer.unk_token_id:
+                        ids[kind] = index
+            self._token_ids = ids
+        return self._token_ids
+
+    def audio_fed(self, clip: Clip) -> tuple[float, bool]:
+        """(seconds of ``clip``'s track the processor keeps, whether it cut some off)."""
+        return 0.0, False
+
+    def _audit_one(self, clip: Clip, feats: dict) -> dict:
+        ids = feats["input_ids"][0]
+        counts = {kind: int((ids == index).sum()) for kind, index in self._media_token_ids().items()}
+        audio_tokens = counts.get("audio", 0)
+        seconds, cut = self.audio_fed(clip) if audio_tokens else (0.0, False)
+        return {"audio_tokens": audio_tokens, "visual_tokens": counts.get("video", 0) + counts.get("image", 0),
+                "audio_seconds_fed": seconds, "audio_cut": cut}
+
     def _batch(self, clips: list[Clip], prompts: list[str], prefix: str | None = None) -> dict:
         features = []
+        self._last_audit = []
         for clip, prompt in zip(clips, prompts):
             feats = dict(self.encode(clip, prompt))
+            self._last_audit.append(self._audit_one(clip, feats))  # before the prefix: media tokens only
             if prefix:  # the answer is forced to start with the prefix
                 extra = self.tokenizer(prefix, add_special_tokens=False, return_tensors="pt")["input_ids"]
                 feats["input_ids"] = torch_cat(feats["input_ids"], extra)
@@ -318,6 +351,7 @@ class QwenCaptioner:
             return []
         expanded = [clip for clip in clips for _ in range(generation.num_samples)]  # clip-major
         batch = to_device(self._batch(expanded, [prompt] * len(expanded), prefix), self.device, self.dtype)
+        self._last_audit = self._last_audit[::generation.num_samples]  # one entry per clip
         if generation.seed is not None:
             torch.manual_seed(generation.seed)
         config = hf_generation_config(generation, self.eos_token_ids, self.tokenizer.pad_token_id,

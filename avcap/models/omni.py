@@ -107,16 +107,27 @@ class OmniCaptioner(QwenCaptioner):
             raise ModelError("a Qwen-Omni batch cannot mix visual-only and audio-visual videos")
         return {"use_audio_in_video": not kinds.pop()} if kinds else dict(self.generate_kwargs)
 
+    hears_audio = True
+
+    def audio_fed(self, clip: Clip) -> tuple[float, bool]:
+        samples = int(np.shape(clip.audio)[0])
+        keep = audio_samples_kept(self.processor)
+        fed = samples if keep is None else min(samples, keep)
+        return fed / AUDIO_SAMPLE_RATE_HZ, fed < samples
+
     def caption(self, clips: list[Clip], prompt: str, generation, prefix: str | None = None) -> list[str]:
         groups = _split_by_audio(clips)
         if len(groups) < 2:
             return super().caption(clips, prompt, generation, prefix)
         out: list[str | None] = [None] * (len(clips) * generation.num_samples)
+        audits: list[dict] = [{} for _ in clips]
         for indices in groups:
             texts = super().caption([clips[i] for i in indices], prompt, generation, prefix)
             for k, i in enumerate(indices):
                 n = generation.num_samples
                 out[i * n:(i + 1) * n] = texts[k * n:(k + 1) * n]
+                audits[i] = self._last_audit[k]
+        self._last_audit = audits
         return out
 
     def sequence_logps(self, batch, return_counts: bool = False):

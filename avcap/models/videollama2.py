@@ -354,6 +354,17 @@ def videollama2_audio(clip: Clip) -> np.ndarray | None:
     return out
 
 
+def videollama2_audio_seconds(clip: Clip) -> tuple[float, float]:
+    """(distinct seconds of the track that :func:`videollama2_audio` feeds, seconds the clip has).
+
+    From a video the 8 windows of 2 s cover at most 16 s (all of a track up to 16 s, where they
+    overlap); an audio-only clip gives its first 30 s.
+    """
+    total = np.shape(clip.audio)[0] / AUDIO_SAMPLE_RATE_HZ
+    cap = AUDIO_SECONDS if clip.audio_only else AUDIO_CLIPS * AUDIO_CLIP_SECONDS
+    return min(total, cap), total
+
+
 @dataclass
 class VideoLLaMA2Batch:
     """Model inputs of B clips, left-padded to length L."""
@@ -366,6 +377,7 @@ class VideoLLaMA2Batch:
     fbank: torch.Tensor  # [A, T, 128] for the A clips with audio input
     has_audio: list[bool]  # [B]
     labels: torch.Tensor | None = None  # [B, L], IGNORE_INDEX outside the answers
+    audit: list[dict] | None = None  # [B] token counts and audio seconds fed (the modality audit)
 
     def to(self, device, dtype=None) -> VideoLLaMA2Batch:
         moved = {}
@@ -431,16 +443,20 @@ class VideoLLaMA2Processor:
             frames = np.repeat(frames, self.spec.num_frames, axis=0)
         n = frames.shape[0]
         tokens = stc_num_tokens(n, self.spec.patches_per_side, self.spec.padding) if n else 0
+        audit = {"visual_tokens": tokens, "audio_tokens": 0, "audio_seconds_fed": 0.0, "audio_cut": False}
         fbank = None
         if wave is not None:
             from avcap.models.fbank import kaldi_fbank
 
             fbank = kaldi_fbank(torch.from_numpy(wave) * 2**15)  # [2998, 128]
-            tokens += beats_num_tokens(fbank.shape[0], self.spec.audio)
+            audio_tokens = beats_num_tokens(fbank.shape[0], self.spec.audio)
+            tokens += audio_tokens
+            fed, total = videollama2_audio_seconds(clip)
+            audit.update(audio_tokens=audio_tokens, audio_seconds_fed=fed, audio_cut=fed < total - 1e-6)
         pixels = (self.image_processor(images=list(frames), return_tensors="pt")["pixel_values"] if n
                   else torch.zeros((0, 3, int(self.spec.vision["image_size"]), int(self.spec.vision["image_size"]))))
         ids = self.prompt_ids("<video>" if n else "<audio>", prompt, tokens)
-        return {"ids": ids, "pixels": pixels, "frames": n, "fbank": fbank}
+        return {"ids": ids, "pixels": pixels, "frames": n, "fbank": fbank, "audit": audit}
 
     def __call__(self, clips: list[Clip], prompts: list[str], answers: list[str] | None = None,
                  prefix: str | None = None) -> VideoLLaMA2Batch:
@@ -465,7 +481,8 @@ class VideoLLaMA2Processor:
             frames_per_clip=[e["frames"] for e in encoded],
             fbank=torch.stack(fbanks) if fbanks else torch.zeros((0, 0, 128)),
             has_audio=[e["fbank"] is not None for e in encoded],
-            labels=labels if answers is not None else None)
+            labels=labels if answers is not None else None,
+            audit=[e["audit"] for e in encoded])
 
 
 # ---------------------------------------------------------------------------------------------

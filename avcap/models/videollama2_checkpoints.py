@@ -207,6 +207,15 @@ class VideoLLaMA2Captioner:
         self.default_prompt = DEFAULT_PROMPT if model.spec.audio is not None else VISUAL_PROMPT
 
     @property
+    def hears_audio(self) -> bool:
+        """2.1-AV has an audio branch; 2 / 2.1 take frames only."""
+        return self.model.spec.audio is not None
+
+    def input_audit(self) -> list[dict]:
+        """Token counts and audio seconds of the clips of the last ``caption`` call."""
+        return list(getattr(self, "_last_audit", []))
+
+    @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
@@ -222,6 +231,7 @@ class VideoLLaMA2Captioner:
         if not clips:
             return []
         batch = self.processor(clips, [prompt] * len(clips), prefix=prefix).to(self.device, self.dtype)
+        self._last_audit = list(batch.audit or [])
         kwargs = dict(max_new_tokens=generation.max_new_tokens or self.default_max_new_tokens,
                       num_return_sequences=generation.num_samples,
                       repetition_penalty=generation.repetition_penalty, eos_token_id=self.eos_token_ids,

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from avcap.errors import ModelError
@@ -193,6 +194,7 @@ class Salmonn2Captioner:
             return []
         batch = self.processor(clips, [prompt] * len(clips), positions=self.caption_positions,
                                prefixes=[prefix] * len(clips) if prefix else None).to(self.device, self.dtype)
+        self._last_audit = self._audit(clips, batch)
         max_new = generation.max_new_tokens or self.default_max_new_tokens
         kwargs = dict(max_new_tokens=max_new, num_return_sequences=generation.num_samples,
                       repetition_penalty=generation.repetition_penalty, eos_token_id=self.eos_token_ids,
@@ -213,6 +215,33 @@ class Salmonn2Captioner:
         if prefix:
             return [(prefix + text).strip() for text in texts]
         return [text.strip() for text in texts]
+
+    hears_audio = True
+
+    def input_audit(self) -> list[dict]:
+        """Token counts and audio seconds of the clips of the last ``caption`` call."""
+        return list(getattr(self, "_last_audit", []))
+
+    def _audit(self, clips: list[Clip], batch) -> list[dict]:
+        # Both releases feed the whole track in 30 s Whisper chunks (no cut); audio tokens are
+        # chunks x tokens_per_chunk, visual tokens the frame / image placeholders in the row.
+        from avcap.models.salmonn2.processing import VISUAL_SLOT
+
+        per_chunk = self.processor.aligner_cfg.tokens_per_chunk
+        if self.variant == PLUS:
+            spec = self.processor.spec
+            visual_ids = [spec.video_token_id, spec.image_token_id]
+        else:
+            visual_ids = [VISUAL_SLOT]
+        ids = batch.input_ids.cpu()
+        audits = []
+        for b, clip in enumerate(clips):
+            chunks = batch.chunks_per_clip[b]
+            visual = int(sum(int((ids[b] == v).sum()) for v in visual_ids))
+            seconds = np.shape(clip.audio)[0] / clip.sample_rate_hz if chunks else 0.0
+            audits.append({"audio_tokens": chunks * per_chunk, "visual_tokens": visual,
+                           "audio_seconds_fed": seconds, "audio_cut": False})
+        return audits
 
     def sequence_logps(self, batch: list[TrainExample], return_counts: bool = False):
         """Summed log-probability of each answer (+ ``<|im_end|>\\n``) given clip and prompt, [B].
