@@ -81,7 +81,8 @@ def round_thresholds(round_index: int, thresholds: Thresholds | None = None) -> 
 
 
 def select_pair(
-    samples: Sequence[tuple[float, float]], round_index: int, thresholds: Thresholds | None = None
+    samples: Sequence[tuple[float, float]], round_index: int, thresholds: Thresholds | None = None,
+    misses: Sequence[float] | None = None, max_miss_rise: float | None = None,
 ) -> tuple[int, int] | None:
     """``(chosen_index, rejected_index)`` among sampled captions, or None if no pair qualifies.
 
@@ -95,6 +96,14 @@ def select_pair(
     >>> select_pair([(0.40, 0.02), (0.30, 0.00)], round_index=1)  # Δe = 0.10, Δr = 0.02
     (1, 0)
     >>> select_pair([(0.40, 0.02), (0.30, 0.00)], round_index=2) is None  # needs Δe >= 0.20
+    True
+
+    ``max_miss_rise`` (not in the paper; None = the paper's rule) also asks the chosen caption to
+    miss at most that much more than the rejected one (``misses``: miss rates, as fractions), so
+    that a caption cannot win a pair by saying less -- lower hallucination bought with more
+    missed events. 0.0: the chosen caption never misses more.
+
+    >>> select_pair([(0.40, 0.0), (0.30, 0.0)], 1, misses=[0.1, 0.3], max_miss_rise=0.0) is None
     True
     """
     min_e, min_r = round_thresholds(round_index, thresholds)
@@ -111,6 +120,11 @@ def select_pair(
         if error < 0 or repetition < 0:
             raise MetricInputError(f"select_pair: sample {index} has a negative rate")
         checked.append((error, repetition))
+    if max_miss_rise is not None:
+        if misses is None or len(misses) != len(checked):
+            raise MetricInputError("select_pair: max_miss_rise needs one miss rate per sample")
+        misses = [require_real(f"sample {i} miss", m) for i, m in enumerate(misses)]
+        max_miss_rise = require_real("max_miss_rise", max_miss_rise)
     best: tuple[float, float, int, int] | None = None
     for c, (e_c, r_c) in enumerate(checked):
         for j, (e_j, r_j) in enumerate(checked):
@@ -118,6 +132,8 @@ def select_pair(
                 continue
             delta_e, delta_r = e_j - e_c, r_j - r_c
             if delta_e < min_e - _TOLERANCE or delta_r < min_r - _TOLERANCE or delta_e <= 0:
+                continue
+            if max_miss_rise is not None and misses[c] - misses[j] > max_miss_rise + _TOLERANCE:
                 continue
             if best is None or (delta_e, delta_r) > (best[0], best[1]):
                 best = (delta_e, delta_r, c, j)

@@ -281,6 +281,10 @@ class MrDPOConfig(MediaPathArgs):
     thresholds: list[list[float]] = _help("[Δe, Δr] pair-selection thresholds per round as fractions; "
                                           "later rounds reuse the last (Appendix C, Table 6)",
                                           default_factory=lambda: [list(t) for t in PAPER_THRESHOLDS])
+    max_miss_rise: float | None = _help(
+        "also require the chosen caption's miss rate to exceed the rejected one's by at most this "
+        "(fraction; 0.0: never more); not in the paper (None), a guard against pairs won by saying less",
+        default=None)
     objective: Literal["dpo", "gdpo"] = _help("loss of each round (paper: gdpo)", default="gdpo")
     beta: float = _help("DPO β", default=0.1)
     lam: float = _help("gDPO λ (paper: 0.1 in every round)", default=0.1)

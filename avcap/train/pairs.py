@@ -122,8 +122,11 @@ def _mean(values: list[float]) -> float | None:
 
 
 def select_round(rows: Sequence[DatasetRow], round_dir: Path, scores: dict[tuple[str, int], dict], round_index: int,
-                 thresholds: tuple[float, float]) -> tuple[list[dict], dict]:
-    """Pick at most one pair per video; write ``pairs.jsonl`` and ``pair_stats.json``."""
+                 thresholds: tuple[float, float], max_miss_rise: float | None = None) -> tuple[list[dict], dict]:
+    """Pick at most one pair per video; write ``pairs.jsonl`` and ``pair_stats.json``.
+
+    ``max_miss_rise``: :func:`avcap.metrics.pairs.select_pair`'s guard against pairs whose chosen
+    caption wins by saying less (None: the paper's rule)."""
     per_video: dict[str, list[dict]] = {}
     failures = []
     for rec in scores.values():
@@ -142,7 +145,8 @@ def select_round(rows: Sequence[DatasetRow], round_dir: Path, scores: dict[tuple
         recs = nonempty
         if len(recs) < 2:
             continue
-        picked = select_pair([(r["total"], r["repetition"]) for r in recs], round_index, thresholds)
+        picked = select_pair([(r["total"], r["repetition"]) for r in recs], round_index, thresholds,
+                             misses=[r["miss"] for r in recs], max_miss_rise=max_miss_rise)
         if picked is None:
             continue
         chosen, rejected = recs[picked[0]], recs[picked[1]]
@@ -160,7 +164,7 @@ def select_round(rows: Sequence[DatasetRow], round_dir: Path, scores: dict[tuple
     scored = [r for recs in per_video.values() for r in recs]
     stats = {
         "round": round_index,
-        "thresholds": {"delta_e": thresholds[0], "delta_r": thresholds[1]},
+        "thresholds": {"delta_e": thresholds[0], "delta_r": thresholds[1], "max_miss_rise": max_miss_rise},
         "videos": len(rows),
         "videos_sampled": len(read_samples(round_dir)),
         "captions_scored": len(scored),

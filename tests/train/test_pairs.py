@@ -98,6 +98,26 @@ def test_selection_follows_table6_and_writes_preference_rows(data_dir, tmp_path)
     assert json.loads((tmp_path / "pair_stats.json").read_text())["mean_delta_e"] == pytest.approx(0.5)
 
 
+def test_max_miss_rise_keeps_pairs_won_by_saying_less_out(data_dir, tmp_path):
+    """EventCounts(n, missing, incorrect, hallucinated). v0: the terse caption (3 missed, 0 invented:
+    75 %) beats the full one (0 missed, 4 invented: 100 %) on total error alone; v1's winner
+    misses no more than its loser."""
+    rows = _rows(data_dir)[:2]
+    counts = {"v0": [EventCounts(4, 3, 0, 0), EventCounts(4, 0, 0, 4)],
+              "v1": [EventCounts(4, 1, 0, 0), EventCounts(4, 1, 0, 2)]}
+    _write_samples(tmp_path, {i: [f"{i} caption a", f"{i} caption b"] for i in counts})
+    scores = score_round(rows, tmp_path, lambda rs, cs: [counts[r.id][0 if cs[k].endswith("a") else 1]
+                                                         for k, r in enumerate(rs)])
+    paper, _ = select_round(rows, tmp_path, scores, round_index=1, thresholds=(0.05, -1.0))
+    assert [(p["id"], p["chosen"]) for p in paper] == [("v0", "v0 caption a"), ("v1", "v1 caption a")]
+    guarded, stats = select_round(rows, tmp_path, scores, round_index=1, thresholds=(0.05, -1.0), max_miss_rise=0.0)
+    assert [(p["id"], p["chosen"]) for p in guarded] == [("v1", "v1 caption a")]
+    assert stats["thresholds"]["max_miss_rise"] == 0.0
+    # Allowing the chosen caption 75 points more misses lets v0's pair back in.
+    loose, _ = select_round(rows, tmp_path, scores, round_index=1, thresholds=(0.05, -1.0), max_miss_rise=0.75)
+    assert [p["id"] for p in loose] == ["v0", "v1"]
+
+
 def test_an_empty_sample_never_enters_a_pair(data_dir, tmp_path):
     """An empty caption misses all 4 events (100 %) and beats a garbled one (3 missing + 3 invented,
     150 %), but it is no caption: the pair is not made and the empty sample is counted."""

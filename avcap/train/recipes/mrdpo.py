@@ -103,7 +103,7 @@ def run_round(cfg: MrDPOConfig, procs: Processes, t: int, start: str, rows: list
     procs.barrier()
     if procs.is_main:
         scores = score_round(rows, rdir, scorer)
-        select_round(rows, rdir, scores, t, cfg.round_thresholds(t))
+        select_round(rows, rdir, scores, t, cfg.round_thresholds(t), max_miss_rise=cfg.max_miss_rise)
     procs.barrier()
     stats = json.loads((rdir / "pair_stats.json").read_text(encoding="utf-8"))
     gdpo = cfg.objective == "gdpo"
