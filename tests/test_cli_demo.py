@@ -28,10 +28,18 @@ def test_demo_captions_with_the_shipped_model_judges_reports_and_resumes(tmp_pat
     muted = [json.loads(line) for line in (out / "captions_muted.jsonl").read_text().splitlines()]
     assert len(muted) == 2 and all(c["generation"]["audio"] == "muted" for c in muted)
     assert_listen_lines(result.output, out)
+    # Resume, with the sound captions replaced by the exact ones: the with-sound column must then be
+    # 100 % for every kind present and the muted column stay the model's (the two are not swapped).
+    rows = {r["id"]: r for r in json.loads((out / "demo.json").read_text())}
+    exact = [{**c, "caption": rows[c["id"]]["conversations"][1]["value"]} for c in captions]
+    (out / "captions.jsonl").write_text("".join(json.dumps(c) + "\n" for c in exact))
     again = runner.invoke(app, ["demo", "--out", str(out), "--n", "2", "--no-progress"])
     assert again.exit_code == 0 and "0 rendered now" in again.output
     assert again.output.count("0 new, 2 kept") == 2  # both caption files resume
     assert_listen_lines(again.output, out)
+    listen = json.loads((out / "listen.json").read_text())
+    assert all(r["recall"] in (None, 1.0) for r in listen["with_sound"]["recall"].values())
+    assert "sound events recalled: 100% with sound" in again.output
 
 
 def assert_listen_lines(output: str, out: Path) -> None:
