@@ -200,20 +200,31 @@ def update_readme(readme: Path, report: dict) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m avcap.train.nano_report", description=__doc__.split("\n")[0],
-                                     epilog="Example: python -m avcap.train.nano_report runs/nano "
-                                            "--ship avcap/assets/nano --readme README.md")
-    parser.add_argument("run", type=Path, help="the run folder of scripts/train_nano.sh (runs/nano)")
+                                     epilog="Examples: python -m avcap.train.nano_report runs/nano --ship avcap/assets/nano "
+                                            "--readme README.md;  python -m avcap.train.nano_report --from "
+                                            "avcap/assets/nano/training_report.json --readme README.md")
+    parser.add_argument("run", type=Path, nargs="?", help="the run folder of scripts/train_nano.sh (runs/nano)")
     parser.add_argument("--ship", type=Path, default=None, help="pin and copy the final model and reports here")
     parser.add_argument("--readme", type=Path, default=None,
                         help="rewrite this README's <!-- nano-evidence:start/end --> block from the report")
+    parser.add_argument("--from", dest="from_report", type=Path, default=None,
+                        help="with --readme and no RUN: render the block from this report (the shipped "
+                             "training_report.json), e.g. after changing how it renders")
     args = parser.parse_args(argv)
-    report = build_report(args.run)
+    if (args.run is None) == (args.from_report is None):
+        parser.error("give either RUN or --from REPORT")
+    if args.from_report is not None and (args.ship is not None or args.readme is None):
+        parser.error("--from only renders the README block: give --readme, not --ship")
     if args.readme is not None and not args.readme.is_file():
         parser.error(f"--readme {args.readme}: no such file")
-    if args.ship is not None:
-        dest = ship(args.run, report, args.ship)
-        print(f"shipped to {dest} (pin: Total {report['pin']['total']:.4f} on {len(report['pin']['ids'])} videos)")
-    print(write_reports(args.run, report))
+    if args.from_report is not None:
+        report = json.loads(args.from_report.read_text(encoding="utf-8"))
+    else:
+        report = build_report(args.run)
+        if args.ship is not None:
+            dest = ship(args.run, report, args.ship)
+            print(f"shipped to {dest} (pin: Total {report['pin']['total']:.4f} on {len(report['pin']['ids'])} videos)")
+        print(write_reports(args.run, report))
     if args.readme is not None:
         try:
             changed = update_readme(args.readme, report)

@@ -15,7 +15,8 @@ from avcap.synth.recall import SOUND_GROUPS, VISUAL_GROUPS
 README_START = "<!-- nano-evidence:start -->"
 README_END = "<!-- nano-evidence:end -->"
 README_NOTE = ("<!-- generated from avcap/assets/nano/training_report.json by `python -m avcap.train.nano_report "
-               "runs/nano --ship avcap/assets/nano --readme README.md`; edit the report code, not this table -->")
+               "--from avcap/assets/nano/training_report.json --readme README.md` (or at `--ship`); "
+               "tests/test_readme_nano.py fails on a hand edit -->")
 
 
 def _pct(value: float | None, signed: bool = False) -> str:
@@ -28,9 +29,15 @@ def _points(value: float | None) -> str:
     return "" if value is None else f"{value * 100:+.1f}"
 
 
+def _minus(a: float | None, b: float | None) -> float | None:
+    # Derived here, not read from the report's miss_vs_sft, so reports shipped before that field render too.
+    return None if a is None or b is None else a - b
+
+
 def stage_table(report: dict) -> list[str]:
     """Held-out Total / Miss / Hall after SFT and per MrDPO round (gDPO, then DPO), audio on / off."""
     lines = ["| stage | Total | Miss | Hall | vs SFT | Miss vs SFT (points) | pairs |", "|---|---|---|---|---|---|---|"]
+    sft_miss = report["gdpo"][0].get("miss") if report["gdpo"] else None
     for name, rows in (("gDPO", report["gdpo"]), ("DPO", report["dpo"])):
         for row in rows:
             if row["round"] == 0:
@@ -42,7 +49,7 @@ def stage_table(report: dict) -> list[str]:
             later = bool(row["round"])
             lines.append(f"| {label} | {_pct(row.get('total'))} | {_pct(row.get('miss'))} | {_pct(row.get('hall'))} "
                          f"| {_pct(row.get('vs_sft'), signed=True) if later else ''} "
-                         f"| {_points(row.get('miss_vs_sft')) if later else ''} | {row.get('pairs') or ''} |")
+                         f"| {_points(_minus(row.get('miss'), sft_miss)) if later else ''} | {row.get('pairs') or ''} |")
     on, off = (report["audio"].get(k) or {} for k in ("on", "off"))
     if on or off:
         lines.append(f"| final model, audio on / off | {_pct(on.get('total'))} / {_pct(off.get('total'))} "

@@ -172,3 +172,16 @@ def test_readme_block_is_rewritten_from_the_report(run, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([str(run), "--readme", str(readme)])
     assert "nano-evidence:start" in capsys.readouterr().err
+
+
+def test_readme_block_from_a_shipped_report_without_a_run(run, tmp_path, capsys):
+    report_path = tmp_path / "training_report.json"
+    report_path.write_text(json.dumps(build_report(run)))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{README_START}\n{README_END}\n")
+    main(["--from", str(report_path), "--readme", str(readme)])
+    assert readme_block_of(readme.read_text()) == render_readme_block(json.loads(report_path.read_text()))
+    assert not (tmp_path / "report.json").exists()  # nothing but the README is written
+    for bad in (["--from", str(report_path)], [str(run), "--from", str(report_path), "--readme", str(readme)], []):
+        with pytest.raises(SystemExit):
+            main(bad)
