@@ -11,7 +11,7 @@ arena_app = typer.Typer(
     help=("Blind pairwise votes between captioners: serve a vote page, rank the models (Elo, Bradley–Terry "
           "with bootstrap intervals, length-controlled BT), export votes and DPO preference rows.\n\n"
           "\b\nFrom the demo's outputs:\n"
-          "  avcap demo && avcap demo --mute-audio\n"
+          "  avcap demo    # captions with sound and muted: demo_out/captions.jsonl, captions_muted.jsonl\n"
           "  avcap arena gold --data demo_out/demo.json --out demo_out/gold.jsonl\n"
           "  avcap arena serve --captions demo_out/captions.jsonl demo_out/captions_muted.jsonl \\\n"
           "      --videos demo_out/videos --db demo_out/arena.sqlite --gold demo_out/gold.jsonl\n"

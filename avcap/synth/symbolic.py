@@ -49,6 +49,10 @@ class SymbolicJudgment:
     n_events: int
     # One entry per incorrect event: {"event", "caption", "reason": "attribute" | "order"}.
     details: list[dict] = field(default_factory=list, compare=False)
+    # Per ground-truth event, in script order: "correct" | "incorrect" | "missing". Sentences alone
+    # cannot say which of two identical events ("A bang sounds." twice) was told; per-kind recall
+    # (avcap.synth.recall) needs the index. Not part of to_dict or equality: the judgment is unchanged.
+    outcomes: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def total_errors(self) -> int:
@@ -213,6 +217,8 @@ def judge_caption(script_or_events: Script | Mapping | Sequence[str], caption: s
         details=[{"event": gt[t].sentence, "caption": clauses[readable[c]].text,
                   "reason": "order" if told[c] == gt[t].frame else "attribute"}
                  for t, c in sorted(by_truth.items())],
+        outcomes=tuple("correct" if t in taken else "incorrect" if t in by_truth else "missing"
+                       for t in range(len(gt))),
     )
 
 
