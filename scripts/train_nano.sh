@@ -119,4 +119,4 @@ fi
 
 # Held-out table, gDPO vs DPO, audio on vs off, timings -> runs/nano/report.json + TRAINING.md;
 # SHIP=avcap/assets/nano also replaces the shipped model (builtin:nano) with this run's.
-python -m avcap.train.nano_report "$RUN" ${SHIP:+--ship "$SHIP"}
+python -m avcap.train.nano_report "$RUN" ${SHIP:+--ship "$SHIP" --readme README.md}
