@@ -101,3 +101,42 @@ def build_tiny(out_dir, variant: str = "videollama2", seed: int = 0) -> Path:
     save_official(model, out, shards=1 if variant == "videollama2-av" else 2)
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return out
+
+
+# Gains on the input-carrying paths of a from-scratch miniature's towers (see reinit_for_training).
+VISION_PATCH_GAIN = 4.0
+AUDIO_PATCH_GAIN = 4.0
+POSITION_SCALE = 0.25
+
+
+def reinit_for_training(model) -> None:
+    """Initialise a random-init miniature's towers, STC connector and audio projector for training from scratch.
+
+    Only for miniatures trained from nothing (``benchmarks/videollama2_learns.py``); released
+    checkpoints load their weights and never pass here. transformers and timm initialise these
+    parts for fine-tuning pretrained weights, and at miniature widths what reaches the LLM then
+    varies with the input only by a fraction (the nano video-SALMONN 2 measured 1.1 % between a
+    clip and its muted copy): each stage adds a constant (fixed or learned positions, biases,
+    squeeze-excitation biases) comparable to its input-dependent part. Here every Linear / Conv
+    gets PyTorch's fan-in initialisation (``reset_parameters``) with zero biases, the patch
+    embeddings that carry the pixels and the fbank are scaled up (``*_PATCH_GAIN``) and SigLIP's
+    learned positions scaled down (``POSITION_SCALE``), so the tokens depend on the clip.
+    The LLM is left as it is (its own ``initializer_range``).
+    """
+    from torch import nn
+
+    parts = [model.vision, model.connector]
+    if model.audio_encoder is not None:
+        parts += [model.audio_encoder, model.audio_projector]
+    for part in parts:
+        for module in part.modules():
+            if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+                module.reset_parameters()
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+    with torch.no_grad():
+        embeddings = model.vision.embeddings if hasattr(model.vision, "embeddings") else model.vision.vision_model.embeddings
+        embeddings.patch_embedding.weight.mul_(VISION_PATCH_GAIN)
+        embeddings.position_embedding.weight.mul_(POSITION_SCALE)
+        if model.audio_encoder is not None:
+            model.audio_encoder.patch_embedding.weight.mul_(AUDIO_PATCH_GAIN)
