@@ -33,6 +33,9 @@ import torch
 
 
 def synth(out: Path, n: int, seed: int) -> list[dict]:
+    """The synthetic world's rows in ``out`` (made once: a ``--data`` folder is reused by later runs)."""
+    if (out / "train.json").is_file() and len(json.loads((out / "train.json").read_text())) == n:
+        return json.loads((out / "train.json").read_text())
     subprocess.run([sys.executable, "-c", "from avcap.cli import main; main()", "synth", "dataset", str(out), "--n", str(n), "--seed", str(seed),
                     "--size", "64", "--fps", "8", "--min-duration", "4", "--max-duration", "6", "--no-speech",
                     "--no-progress"], check=True, stdout=subprocess.DEVNULL)
@@ -199,12 +202,14 @@ def main() -> None:
                         help="re-initialise the miniature's LLM with this std (default: the test miniature's 0.2)")
     parser.add_argument("--reinit", action="store_true",
                         help="re-initialise towers, connector and projector for training from scratch "
-                             "(avcap.models.videollama2_tiny.reinit_for_training: fan-in, zero biases, input gains)")
+                             "(avcap.models.videollama2_tiny.reinit_for_training: fan-in, zero biases)")
     parser.add_argument("--train-encoders", action="store_true",
                         help="train the (random-init, not pretrained) SigLIP and BEATs in full too")
     parser.add_argument("--full-llm", action="store_true", help="train the LLM in full instead of a LoRA")
     parser.add_argument("--scratch-lr-mult", type=float, default=1.0,
                         help="learning-rate multiplier for the from-scratch parts (connector, projector, encoders)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="keep the synthetic clips in this folder and reuse them in later runs (default: a temporary one)")
     parser.add_argument("--out", type=Path, default=None, help="write the JSON report here too")
     args = parser.parse_args()
     cache_fbank()
@@ -213,13 +218,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vl2-learns-") as tmp:
         root = Path(tmp)
         args.model = miniature(root, args.init_std, args.reinit)
-        train_rows, held_rows = synth(root / "train", args.n_train, 101), synth(root / "heldout", args.n_heldout, 202)
+        data_root = args.data or root
+        train_rows = synth(data_root / f"train{args.n_train}", args.n_train, 101)
+        held_rows = synth(data_root / f"heldout{args.n_heldout}", args.n_heldout, 202)
         frame_policy = load_captioner("tiny:videollama2-av").frame_policy
-        data = {name: examples(rows, root / split, frame_policy, blanked)
-                for name, rows, split, blanked in (("train", train_rows, "train", False),
-                                                   ("train_blank", train_rows, "train", True),
-                                                   ("held", held_rows, "heldout", False),
-                                                   ("held_blank", held_rows, "heldout", True))}
+        data = {name: examples(rows, data_root / split, frame_policy, blanked)
+                for name, rows, split, blanked in (("train", train_rows, f"train{args.n_train}", False),
+                                                   ("train_blank", train_rows, f"train{args.n_train}", True),
+                                                   ("held", held_rows, f"heldout{args.n_heldout}", False),
+                                                   ("held_blank", held_rows, f"heldout{args.n_heldout}", True))}
         start = load_captioner(args.model)
         dependence = input_dependence(start.model, start.processor, [e.clip for e in data["held"][:4]])
         media, media_curve, media_s = train(data["train"], args)
