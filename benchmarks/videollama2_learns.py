@@ -7,13 +7,20 @@ of the synthetic world (``avcap synth dataset``):
 * ``text-only`` (the named baseline): trained on the same rows with every clip blanked (black
   frames, silence), so it can only learn the captions' text prior.
 
-Both train what avcap's SFT trains for this family (``PolicyModule``: encoders frozen, a LoRA on
-the LLM, the STC connector and the audio projector in full), with the SFT objective (mean
-token NLL of the caption). Held-out rows come from another synthetic seed. Printed (JSON): the
-held-out NLL per token of each run, of the media run with its held-out inputs blanked, and
-the ratio media / text-only (< 1: the model uses its input).
+By default both train what avcap's SFT trains for this family (``PolicyModule``: encoders
+frozen, a LoRA on the LLM, the STC connector and the audio projector in full), with the SFT
+objective (mean token NLL of the caption). The miniature is random-init, not pretrained, so
+``--full-llm`` trains the LLM in full, ``--train-encoders`` SigLIP and BEATs too, ``--reinit``
+initialises towers / connector / projector for training from scratch
+(``videollama2_tiny.reinit_for_training``) and ``--scratch-lr-mult`` speeds up those parts.
+Held-out rows come from another synthetic seed. Printed (JSON): how much each stage's output
+changes between a clip and its blanked copy at the start, the held-out NLL per token of each
+run, of the media run with its held-out inputs blanked (the paired probe), and the ratio
+media / text-only (< 1: the model uses its input).
 
     python benchmarks/videollama2_learns.py --steps 300    # ~5 min on 2 CPU cores
+    python benchmarks/videollama2_learns.py --steps 350 --n-train 400 --init-std 0.02 --full-llm \
+        --train-encoders --reinit --data /tmp/vl2-synth    # ~6 min; the best measured (docs/videollama2.md)
 """
 
 from __future__ import annotations
