@@ -325,3 +325,32 @@ def test_mixtral_layout_loads_and_samples(tmp_path, load_tiny, clips_for):
     clips = clips_for(load_tiny("tiny:videollama2"))[:2]
     sampled = cap.caption(clips, PROMPT, GenerationConfig(max_new_tokens=4, temperature=1.0, num_samples=2, seed=0))
     assert len(sampled) == 4 and all(isinstance(s, str) for s in sampled)
+
+
+def test_reinit_for_training_makes_the_tokens_depend_on_the_clip(load_tiny, clips_for):
+    """A from-scratch miniature's towers (benchmarks/videollama2_learns.py --reinit) must not be blind."""
+    from avcap.models.videollama2_tiny import reinit_for_training
+
+    cap = load_captioner("tiny:videollama2-av")  # a private copy: its weights are rewritten here
+    model = cap.model
+    clips = [c for c in clips_for(cap) if np.size(c.audio)][:2]
+    blanked = [replace(c, frames=np.zeros_like(c.frames), audio=np.zeros_like(c.audio)) for c in clips]
+
+    def relative_change() -> tuple[float, float]:
+        with torch.no_grad():
+            real, blank = cap.processor(clips, [PROMPT] * 2), cap.processor(blanked, [PROMPT] * 2)
+            v = [torch.stack(model.video_features(b.pixel_values, b.frames_per_clip)) for b in (real, blank)]
+            a = [model.audio_features(b.fbank) for b in (real, blank)]
+        return float((v[0] - v[1]).norm() / v[1].norm()), float((a[0] - a[1]).norm() / a[1].norm())
+
+    torch.manual_seed(0)
+    for part in (model.vision, model.connector, model.audio_encoder, model.audio_projector):
+        for module in part.modules():
+            if isinstance(getattr(module, "weight", None), torch.Tensor) and module.weight.dim() >= 2:
+                torch.nn.init.normal_(module.weight, std=0.02)  # transformers' fine-tuning initialiser
+    video, audio = relative_change()
+    assert video < 0.2 and audio < 0.1  # near-constant tokens: the regime the helper fixes
+    torch.manual_seed(0)
+    reinit_for_training(model)
+    video, audio = relative_change()
+    assert video > 0.3 and audio > 0.3
