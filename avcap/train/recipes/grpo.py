@@ -162,6 +162,7 @@ def run_grpo(cfg: GRPOConfig, rewards: RewardFn | None = None) -> dict:
         objective.close()
     report["model"] = str(out / "model")
     report["reward_curve"] = reward_curve(out / "rollouts.jsonl")
+    report["step_metrics"] = objective.step_log  # this process's steps (kl, reward, ...); a resumed run: its own
     if held_out:
         report["eval_final"] = _eval_once(cfg, procs, "final", str(out / "model"), held_out)
     report["seconds"] = time.time() - started
