@@ -104,7 +104,8 @@ def answer(messages: list[Message]) -> str:
     spec = P.identify(messages)
     if spec is None or spec.name not in ANSWERED:
         name = spec.name if spec else "an unknown prompt"
-        raise AnswerError(f"the symbolic judge answers only {', '.join(ANSWERED)}, not {name}")
+        raise AnswerError(f"the symbolic judge scores only the salmonn2 metric and AVoCaDO's checklist / "
+                          f"dialogue prompts ({', '.join(ANSWERED)}), not {name}")
     user = next(m["content"] for m in messages if m.get("role") == "user")
     sections = {m.group("tag"): m.group("body") for m in _SECTION.finditer(user)}
     if spec.name not in ("salmonn2.judge", "salmonn2.judge_fallback"):
