@@ -52,7 +52,6 @@ def _text(c) -> str:
 
 
 def clip_and_model(args):
-    from avcap.media import load_clip
     from avcap.models.tiny import tiny_path
     from avcap.synth.sample import SampleVideoSpec, write_sample_video
 
