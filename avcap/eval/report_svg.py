@@ -72,3 +72,48 @@ def word_diff(base: str, other: str) -> str:
         if op in ("insert", "replace"):
             out.append(f"<ins>{html.escape(' '.join(b[j1:j2]))}</ins>")
     return " ".join(out)
+
+
+def svg_line_chart(
+    series: dict[str, list[tuple[float, float]]], *, title: str, x_label: str = "step", y_label: str = "",
+    width: int = 480, height: int = 240,
+) -> str:
+    """Lines of (x, y) points, one per named series, with a legend; the y range spans every point."""
+    points = [p for pts in series.values() for p in pts]
+    if not points:
+        raise ValueError("no points to plot")
+    x_lo, x_hi = min(p[0] for p in points), max(p[0] for p in points)
+    y_lo, y_hi = min(p[1] for p in points), max(p[1] for p in points)
+    if x_hi == x_lo:
+        x_hi = x_lo + 1
+    if y_hi == y_lo:
+        y_hi = y_lo + 1
+    pad_l, pad_r, pad_b, pad_t = 44, 10, 32, 22
+    plot_w, plot_h = width - pad_l - pad_r, height - pad_b - pad_t
+
+    def xy(x: float, y: float) -> str:
+        return f"{pad_l + plot_w * (x - x_lo) / (x_hi - x_lo):.1f},{pad_t + plot_h * (1 - (y - y_lo) / (y_hi - y_lo)):.1f}"
+
+    colours = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="line" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
+        f'<text x="{width / 2:.0f}" y="14" text-anchor="middle" class="t">{html.escape(title)}</text>',
+        f'<line x1="{pad_l}" y1="{pad_t + plot_h}" x2="{width - pad_r}" y2="{pad_t + plot_h}" class="axis" stroke="#888"/>',
+        f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{pad_t + plot_h}" class="axis" stroke="#888"/>',
+        f'<text x="{pad_l - 4}" y="{pad_t + 8}" text-anchor="end" class="l">{y_hi:.3g}</text>',
+        f'<text x="{pad_l - 4}" y="{pad_t + plot_h}" text-anchor="end" class="l">{y_lo:.3g}</text>',
+        f'<text x="{pad_l}" y="{height - 16}" text-anchor="middle" class="l">{x_lo:g}</text>',
+        f'<text x="{width - pad_r}" y="{height - 16}" text-anchor="end" class="l">{x_hi:g}</text>',
+        f'<text x="{pad_l + plot_w / 2:.0f}" y="{height - 4}" text-anchor="middle" class="l">{html.escape(x_label)}</text>',
+    ]
+    if y_label:
+        parts.append(f'<text x="10" y="{pad_t + plot_h / 2:.0f}" class="l" transform="rotate(-90 10 {pad_t + plot_h / 2:.0f})" '
+                     f'text-anchor="middle">{html.escape(y_label)}</text>')
+    for i, (name, pts) in enumerate(series.items()):
+        colour = colours[i % len(colours)]
+        path = " ".join(xy(x, y) for x, y in sorted(pts))
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{path}"><title>{html.escape(name)}</title></polyline>')
+        parts.append(f'<text x="{pad_l + 6}" y="{pad_t + 12 + 12 * i}" class="l" fill="{colour}">{html.escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

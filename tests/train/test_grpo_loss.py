@@ -77,3 +77,24 @@ def test_shapes_are_checked():
         grpo_token_loss(lp, t([0.0, 0.0]), lp, torch.ones(1, dtype=torch.float64), torch.ones(1, 1, dtype=torch.bool))
     with pytest.raises(ModelError):
         grpo_token_loss(lp, lp, lp, torch.ones(2, dtype=torch.float64), torch.ones(1, 1, dtype=torch.bool))
+
+
+def test_svg_line_chart_and_grpo_report(tmp_path):
+    import json
+
+    from avcap.eval.report_svg import svg_line_chart
+    from avcap.train.grpo_report import build, write
+
+    svg = svg_line_chart({"a": [(0, 1.0), (1, 2.0)]}, title="R")
+    assert svg.startswith("<svg") and "polyline" in svg
+    ev = {"total": 0.5, "miss": 0.3, "hall": 0.2, "checklist_coverage": 0.4, "dialogue_mean": 1.0,
+          "length_mean": 1.0, "mean_tokens": 40.0}
+    (tmp_path / "rc").mkdir()
+    (tmp_path / "rc" / "report.json").write_text(json.dumps(
+        {"eval_start": ev, "eval_final": {**ev, "total": 0.4}, "reward_curve": [{"step": 0, "reward": 0.1, "checklist": 0.1},
+                                                                              {"step": 1, "reward": 0.2, "checklist": 0.2}]}))
+    data = build(tmp_path, "configs/nano/grpo.yaml")
+    write(tmp_path, data)
+    md = (tmp_path / "report.md").read_text()
+    assert "| start (builtin:nano) | 50.0 |" in md and "| GRPO R_C | 40.0 |" in md
+    assert "<svg" in (tmp_path / "report.html").read_text()
