@@ -196,3 +196,18 @@ def test_nano_reward_rises_with_bounded_kl(tmp_path, word_reward):
     curve = [c["reward"] for c in report["reward_curve"]]
     assert sum(curve[-3:]) / 3 > sum(curve[:3]) / 3 + 0.3, curve
     assert max(m["kl"] for m in report["step_metrics"]) < 2.0
+
+
+def test_full_finetune_trains_the_llm_in_full_against_a_frozen_copy(tiny_model, data_dir, tmp_path, word_reward):
+    """finetune: full -- no LoRA; the LLM's start values are the reference (a frozen copy) and the
+    merged model's LLM differs from the start."""
+    from avcap.models import load_captioner
+
+    out = tmp_path / "full"
+    report = _run(data_dir / "train2.jsonl", out, tiny_model, "--finetune", "full", "--optim.max_steps", "2",
+                  "--optim.save_steps", "0", "--rewards.kind", "grpo_word_reward:longer")
+    assert report["step_metrics"][0]["kl"] == pytest.approx(0.0, abs=1e-9)
+    assert report["step_metrics"][1]["kl"] > 0  # the second step's policy has moved off the copy
+    start = load_captioner(tiny_model, device="cpu").parameter_groups()["llm"]
+    trained = load_captioner(str(out / "model"), device="cpu").parameter_groups()["llm"]
+    assert any(not torch.equal(a, b) for a, b in zip(start, trained))
