@@ -97,7 +97,9 @@ class PolicyModule(nn.Module):
         if not any(p.requires_grad for p in net.parameters()):
             raise ModelError(f"{captioner.name}: nothing to train (no LoRA and no aligner)")
         snapshot = aligner + (full if snapshot_full_groups else [])
-        return cls(captioner, net, snapshot, has_adapter=lora is not None)
+        module = cls(captioner, net, snapshot, has_adapter=lora is not None)
+        module.snapshot_reference = snapshot_full_groups  # the start values alone may be the reference
+        return module
 
     @property
     def captioner(self):
@@ -142,7 +144,7 @@ class PolicyModule(nn.Module):
         """
         from contextlib import nullcontext
 
-        if not self.has_adapter and not self._aligner:
+        if not self.has_adapter and not (getattr(self, "snapshot_reference", False) and self._aligner):
             raise ModelError("a DPO reference needs a LoRA adapter to disable")
         with self.net.disable_adapter() if self.has_adapter else nullcontext():
             current = [p.data for p in self._aligner]
