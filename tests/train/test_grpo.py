@@ -211,3 +211,26 @@ def test_full_finetune_trains_the_llm_in_full_against_a_frozen_copy(tiny_model, 
     start = load_captioner(tiny_model, device="cpu").parameter_groups()["llm"]
     trained = load_captioner(str(out / "model"), device="cpu").parameter_groups()["llm"]
     assert any(not torch.equal(a, b) for a, b in zip(start, trained))
+
+
+@pytest.mark.parametrize("name", ["tiny:salmonn2", "tiny:omni"])
+def test_per_token_logps_sum_to_sequence_logps(name, data_dir):
+    """Per-token log-probs (GRPO) agree with the summed ones every recipe uses, for both families;
+    the Omni batch mixes a visual-only and an audio-visual clip (scored in two groups, re-padded)."""
+    import dataclasses
+
+    from avcap.models import load_captioner
+    from avcap.train.data import load_row_clip
+
+    cap = load_captioner(name, device="cpu")
+    cap.model.eval()
+    row = _row(data_dir)
+    clip = load_row_clip(row, cap.frame_policy)
+    clips = [clip, load_row_clip(dataclasses.replace(row, use_audio=False), cap.frame_policy)]  # 2nd: no sound
+    examples = [TrainExample(clips[0], "Describe the video.", "a red square moves right"),
+                TrainExample(clips[1], "Describe the video.", "noise")]
+    with torch.no_grad():
+        summed = cap.sequence_logps(examples)
+        tokens, mask = cap.sequence_logps(examples, per_token=True)
+    assert torch.allclose((tokens * mask).sum(-1), summed, atol=1e-4)
+    assert mask.sum(-1).tolist()[0] > mask.sum(-1).tolist()[1]
