@@ -96,6 +96,7 @@ def fuse_cmd(
     score_judge: str = typer.Option(None, "--score-judge", help="Scoring judge backend (default: --judge)."),
     score_judge_model: str = typer.Option(None, "--score-judge-model", help="Scoring judge model."),
     judge_cache: Path = typer.Option(None, "--judge-cache", help="Judge SQLite cache (default: beside OUT)."),
+    max_new_tokens: int = typer.Option(1024, "--max-new-tokens", min=1, help="Caption length limit for --captioner."),
     min_score: int = typer.Option(4, "--min-score", min=1, max=5, help="Keep fused captions scoring at least this."),
     concurrency: int = typer.Option(16, "--concurrency", help="Judge calls in flight."),
     media_root: Path = typer.Option(None, "--media-root", help="Folder rows' media must lie in (default: the data file's)."),
@@ -114,7 +115,7 @@ def fuse_cmd(
     try:
         summary = fuse_captions(dataset.rows, out, setup, visual=read_captions(visual_captions),
                                 audio=read_captions(audio_captions), scorer=scorer, min_score=min_score,
-                                captioner=captioner)
+                                captioner=captioner, max_new_tokens=max_new_tokens)
     except AvcapError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=2) from None

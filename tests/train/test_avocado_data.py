@@ -120,3 +120,31 @@ def test_fuse_missing_caption_is_one_failed_row(tmp_path, monkeypatch):
                                      "--out", str(out)])
     assert result.exit_code == 1 and "c1: no audio caption" in result.output
     assert {r["id"]: bool(r.get("error")) for r in _lines(out)} == {"c0": False, "c1": True}
+
+
+def test_fuse_captions_missing_captions_with_an_avcap_captioner(tmp_path, monkeypatch):
+    """--captioner makes the visual (muted video) and audio (sound alone) captions, then fusion runs."""
+    from avcap.synth.sample import SampleVideoSpec, write_sample_video
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    write_sample_video(tmp_path / "v.mp4", SampleVideoSpec(duration_s=1.0, fps=4, width=64, height=48, seed=0))
+    (tmp_path / "rows.json").write_text(json.dumps([{"id": "v", "video": "v.mp4"}]))
+    seen = []
+
+    def answer(messages):
+        spec = P.identify(messages)
+        seen.append(spec.name)
+        if spec.name == "avocado.fuse":
+            return json.dumps({"caption": "a fused audio visual caption"})
+        return json.dumps({"score": 4, "reason": "ok"})
+
+    out = tmp_path / "fused.jsonl"
+    with FakeOpenAIServer(answer, api_key=KEY) as server:
+        result = runner.invoke(app, ["data", "fuse", "--data", str(tmp_path / "rows.json"), "--captioner", "tiny:salmonn2",
+                                     "--max-new-tokens", "8",
+                                     "--judge", "openai", "--judge-model", "fake", "--judge-base-url", server.base_url,
+                                     "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (row,) = _lines(out)
+    assert row["visual_caption"] is not None and row["audio_caption"] is not None and row["kept"] is True
+    assert seen == ["avocado.fuse", "avocado.fuse_score"]
