@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Train the nano video-SALMONN 2 captioner from scratch on CPU with avcap's own recipes:
-# synthetic data -> random-init nano model -> align -> SFT -> MrDPO (2 rounds, symbolic judge).
+# synthetic data -> random-init nano model -> align -> SFT -> MrDPO (2 rounds, symbolic judge),
+# and from the SFT model AVoCaDO GRPO (configs/nano/grpo.yaml; its ablation: scripts/grpo_nano.sh).
 #
 #   bash scripts/train_nano.sh                          # everything under runs/nano/
 #   SHIP=avcap/assets/nano bash scripts/train_nano.sh   # ... and replace the shipped builtin:nano
@@ -25,6 +26,7 @@ N_DPO="${N_DPO:-600}"           # MrDPO preference-sampling videos (seed 2)
 N_HELDOUT="${N_HELDOUT:-200}"   # held-out evaluation videos (seed 3): never trained on
 ALIGN_STEPS="${ALIGN_STEPS:-}"  # optional overrides of the configs' max_steps
 SFT_STEPS="${SFT_STEPS:-}"
+GRPO_STEPS="${GRPO_STEPS:-}"    # optional override of configs/nano/grpo.yaml's max_steps
 TEXT_STEPS="${TEXT_STEPS:-600}"  # the nano LLM's language pretraining steps
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 mkdir -p "$RUN"
@@ -84,6 +86,12 @@ fi
 [ -f "$RUN/sft/report.json" ] || stage sft avcap train sft --config configs/nano/sft.yaml \
   ${SFT_STEPS:+--optim.max_steps "$SFT_STEPS"}
 [ -f "$RUN/mrdpo/report.json" ] || stage mrdpo avcap train mrdpo --config configs/nano/mrdpo.yaml
+# AVoCaDO GRPO (§3.2) from the SFT model, beside MrDPO: checklists of the preference set's
+# captions, then G=8 samples per clip rewarded R_C + R_D + R_L by the symbolic judge.
+[ -f "$RUN/grpo/checklists.jsonl" ] || stage checklist avcap data checklist --data "$RUN/data/dpo/train.json" \
+  --judge symbolic --out "$RUN/grpo/checklists.jsonl"
+[ -f "$RUN/grpo/report.json" ] || stage grpo avcap train grpo --config configs/nano/grpo.yaml \
+  --rewards.checklists "$RUN/grpo/checklists.jsonl" ${GRPO_STEPS:+--optim.max_steps "$GRPO_STEPS"}
 
 heldout_eval() {  # heldout_eval NAME MODEL [--mute-audio]: caption the held-out set, judge it symbolically
   local name=$1 model=$2; shift 2

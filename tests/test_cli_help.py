@@ -20,6 +20,7 @@ EXPECTED = {
     ("arena", "serve"), ("arena", "rank"), ("arena", "pairs"), ("arena", "gold"), ("arena", "export"),
     ("bench", "list"), ("bench", "show"), ("bench", "run"), ("bench", "calibrate"),
     ("pairs", "negatives"), ("pairs", "stats"), ("train", "negdpo"),
+    ("train", "grpo"), ("data", "checklist"), ("data", "fuse"),
 }
 
 

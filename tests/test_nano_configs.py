@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from avcap.config import load_config
-from avcap.train.configs import AlignConfig, MrDPOConfig, NegDPOConfig, SFTConfig
+from avcap.train.configs import AlignConfig, GRPOConfig, MrDPOConfig, NegDPOConfig, SFTConfig
 
 NANO = Path(__file__).resolve().parents[1] / "configs" / "nano"
-RECIPES = {"align": AlignConfig, "sft": SFTConfig, "mrdpo": MrDPOConfig, "negdpo": NegDPOConfig}
+RECIPES = {"align": AlignConfig, "sft": SFTConfig, "mrdpo": MrDPOConfig, "negdpo": NegDPOConfig, "grpo": GRPOConfig}
 
 
 def test_the_stages_are_shipped():
@@ -46,3 +46,12 @@ def test_negdpo_starts_where_mrdpo_does_and_evaluates_alike():
     assert negdpo.eval_max_new_tokens == mrdpo.eval_max_new_tokens
     assert negdpo.lora == mrdpo.lora and negdpo.optim.learning_rate == mrdpo.round_lrs[0]
     assert negdpo.scorer.kind == "symbolic" and negdpo.delta == 0.3 and negdpo.beta == 0.1
+
+
+def test_grpo_starts_from_sft_with_the_papers_sampling_and_the_symbolic_judge():
+    sft = load_config(SFTConfig, NANO / "sft.yaml")
+    grpo = load_config(GRPOConfig, NANO / "grpo.yaml")
+    assert grpo.model.name == f"{sft.output_dir}/model"
+    assert (grpo.num_generations, grpo.temperature, grpo.beta) == (8, 1.0, 0.04)
+    assert grpo.rewards.backend == "symbolic" and grpo.scorer.kind == "symbolic"
+    assert grpo.rewards.checklist and grpo.rewards.dialogue and grpo.rewards.length

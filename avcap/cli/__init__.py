@@ -10,7 +10,7 @@ import typer
 import typer.core
 
 from avcap import __version__
-from avcap.cli import arena, bench, caption, demo, evaluate, media, pairs, synth, train
+from avcap.cli import arena, bench, caption, data, demo, evaluate, media, pairs, synth, train
 
 
 def _flag_type_hidden(display_type_rich):
@@ -55,7 +55,7 @@ def _root(version: bool = typer.Option(False, "--version", help="Print avcap's v
     """Detailed audio-visual video captioning."""
 
 
-for _module in (demo, media, synth, caption, evaluate, bench, pairs, train, arena):
+for _module in (demo, media, synth, caption, evaluate, bench, pairs, train, arena, data):
     _module.register(app)
 pairs.register(app)
 

@@ -34,6 +34,11 @@ RECIPE_EXAMPLES["negdpo"] = ("avcap train negdpo --data pairs.jsonl --media_root
 RECIPE_HELP["negdpo"] = ("Tarsier2 DPO: pairs from `avcap pairs negatives` (clean vs corrupted-video caption), "
                          "AutoDQ-filtered, vanilla DPO on the clean clip.")
 
+RECIPE_EXAMPLES["grpo"] = ("avcap train grpo --config configs/nano/grpo.yaml --model.name builtin:nano "
+                            "--optim.max_steps 2 --num_generations 4")
+RECIPE_HELP["grpo"] = ("AVoCaDO GRPO: G samples per clip (audio + frames), R = R_C + R_D + R_L via a judge, "
+                       "group-normalised advantages, clipped ratio + KL to the adapter-disabled reference.")
+
 LAUNCH = """\b
 Launch on several GPUs or nodes with torchrun or accelerate:
   torchrun --nproc_per_node 8 -m avcap.train {name} --config run.yaml
@@ -92,7 +97,7 @@ def _command(name: str):
 
 
 def register(app: typer.Typer) -> None:
-    train_app = typer.Typer(help="Train captioners: align, sft, dpo, gdpo, mrdpo (video-SALMONN 2 recipes).",
+    train_app = typer.Typer(help="Train captioners: align, sft, dpo, gdpo, mrdpo, negdpo, grpo (video-SALMONN 2, Tarsier2, AVoCaDO).",
                             no_args_is_help=True)
     for name in RECIPE_HELP:
         train_app.command(

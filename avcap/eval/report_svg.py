@@ -92,8 +92,11 @@ def _legend(names: list[str], x: float, y: float) -> list[str]:
 
 
 def svg_line_chart(series: dict[str, list[tuple[float, float]]], *, title: str, x_label: str = "step",
-                   width: int = 420, height: int = 200) -> str:
-    """One polyline per named series of ``(x, y)`` points, on shared axes from 0 to the largest y."""
+                   y_label: str = "", width: int = 420, height: int = 200) -> str:
+    """One polyline per named series of ``(x, y)`` points, on shared axes from 0 to the largest y
+    (``y_label``, when given, is named in the title)."""
+    if y_label:
+        title = f"{title} ({y_label})"
     points = [p for values in series.values() for p in values]
     pad_l, pad_r, pad_b, pad_t = 40, 110, 30, 22
     plot_w, plot_h = width - pad_l - pad_r, height - pad_b - pad_t

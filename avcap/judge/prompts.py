@@ -278,10 +278,48 @@ VDC_MATCH = PromptSpec(
     ),
 )
 
+# AVoCaDO §3.1 (Fig. 2, App. G.1 Fig. 12): a visual caption and an audio caption of the same clip
+# fused into one audio-visual caption, events of both streams ordered by when they happen.
+FUSE_CAPTIONS = PromptSpec(
+    name="avocado.fuse",
+    version="v1",
+    system=(
+        "You merge two descriptions of the same video into one. The visual description tells what "
+        "is seen (people, objects, actions, on-screen text, scene changes, camera work); the audio "
+        "description tells what is heard (speech with its speaker and words, music, other sounds). "
+        "Write one detailed audio-visual description that keeps every fact of both, places each "
+        "sound at the moment of the picture it goes with, and tells the events in the order they "
+        "happen. Quote speech word for word and say who speaks. Do not drop, soften or invent "
+        "anything, and do not mention the two source descriptions. " + _JSON_ONLY
+    ),
+    user=(
+        "<visual>\n$visual\n</visual>\n\n<audio>\n$audio\n</audio>\n\n"
+        'Reply as {"caption": "the fused description"}.'
+    ),
+)
+
+# AVoCaDO §3.1's quality check: completeness of the fused caption against the two inputs, 1-5;
+# the paper keeps samples scoring 4 or more.
+FUSE_SCORE = PromptSpec(
+    name="avocado.fuse_score",
+    version="v1",
+    system=(
+        "You check a merged audio-visual video description against the visual description and "
+        "the audio description it was written from. Rate its completeness from 1 to 5: 5 = every "
+        "fact of both sources is kept and correctly placed in time; 4 = only minor details lost; "
+        "3 = some facts lost or misplaced; 2 = much lost or wrong; 1 = most content lost, or facts "
+        "invented. " + _JSON_ONLY
+    ),
+    user=(
+        "<visual>\n$visual\n</visual>\n\n<audio>\n$audio\n</audio>\n\n<fused>\n$fused\n</fused>\n\n"
+        'Reply as {"score": 1 to 5, "reason": "one sentence"}.'
+    ),
+)
+
 ALL_PROMPTS: tuple[PromptSpec, ...] = (
     SALMONN2_EVENTS, SALMONN2_JUDGE, AUTODQ_EVENTS, AUTODQ_ENTAIL, CHECKLIST_KEYPOINTS,
     CHECKLIST_JUDGE, DIALOGUE_EXTRACT, DIALOGUE_SPEAKERS, QA_ANSWER,
-    SALMONN2_JUDGE_FALLBACK, UGC_SCORE, VDC_ANSWER, VDC_MATCH,
+    SALMONN2_JUDGE_FALLBACK, UGC_SCORE, VDC_ANSWER, VDC_MATCH, FUSE_CAPTIONS, FUSE_SCORE,
 )
 
 

@@ -467,3 +467,27 @@ def parse_vdc_match(value: Any) -> VDCMatch:
         raise AnswerError(f"pred {one_line(str(raw), 20)!r} is not yes or no")
     # The official example answer is {'pred': 'yes', 'score': 4.8}: fractions are accepted.
     return VDCMatch(pred, _grade(_require_key(value, "score", allow_bare=False), "score", 0, 5, integer=False))
+
+
+@dataclass(frozen=True)
+class FusedCaption:
+    caption: str
+
+
+def parse_fused_caption(value: Any) -> FusedCaption:
+    text = _require_key(value, "caption", ("fused", "description"), allow_bare=False)
+    if not isinstance(text, str) or len(text.split()) < 3:
+        raise AnswerError("the fused caption must be a text of at least a few words")
+    return FusedCaption(" ".join(text.split()))
+
+
+@dataclass(frozen=True)
+class FusionScore:
+    score: int  # 1-5
+    reason: str = ""
+
+
+def parse_fusion_score(value: Any) -> FusionScore:
+    score = int(_grade(_require_key(value, "score", ("completeness",), allow_bare=False), "score", 1, 5))
+    reason = value.get("reason", "") if isinstance(value, dict) else ""
+    return FusionScore(score, " ".join(str(reason).split()))

@@ -131,3 +131,13 @@ def vdc_answer(item: str, caption: str, question: str) -> JudgeTask[R.VDCAnswer]
 
 def vdc_match(item: str, question: str, answer: str, prediction: str) -> JudgeTask[R.VDCMatch]:
     return _task(P.VDC_MATCH, item, R.parse_vdc_match, question=question, answer=answer, prediction=prediction)
+
+
+def fuse_captions(item: str, visual: str, audio: str) -> JudgeTask[R.FusedCaption]:
+    """AVoCaDO §3.1: one temporally ordered audio-visual caption from a visual and an audio caption."""
+    return _task(P.FUSE_CAPTIONS, item, R.parse_fused_caption, visual=visual, audio=audio)
+
+
+def fusion_score(item: str, visual: str, audio: str, fused: str) -> JudgeTask[R.FusionScore]:
+    """AVoCaDO §3.1's completeness check of a fused caption, 1-5."""
+    return _task(P.FUSE_SCORE, item, R.parse_fusion_score, visual=visual, audio=audio, fused=fused)

@@ -362,10 +362,12 @@ class QwenCaptioner:
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [((prefix or "") + t).strip() for t in texts]
 
-    def sequence_logps(self, batch: list[TrainExample], return_counts: bool = False):
+    def sequence_logps(self, batch: list[TrainExample], return_counts: bool = False, per_token: bool = False):
         """Summed log p(answer tokens + end-of-turn | clip, prompt) per example, shape [B].
 
         With ``return_counts`` also the number of scored answer tokens per example, [B].
+        With ``per_token`` instead ``(token_logps [B, T], mask [B, T])``, answer tokens left-aligned
+        (GRPO's per-token ratio and KL).
 
         The LM head runs only on the positions that predict answer tokens, so memory grows
         with the answer length rather than the (much longer) audio-visual prompt.
@@ -397,9 +399,33 @@ class QwenCaptioner:
         cols_t = torch.tensor(cols, device=hidden.device)
         logits = self.model.lm_head(hidden[rows_t, cols_t - 1]).float()  # position t-1 predicts token t
         token_logps = torch.log_softmax(logits, dim=-1).gather(-1, inputs["input_ids"][rows_t, cols_t][:, None])[:, 0]
+        if per_token:
+            return scatter_token_logps(token_logps, rows_t, answer_lengths)
         logps = torch.zeros(len(batch), device=hidden.device, dtype=token_logps.dtype).index_add(0, rows_t, token_logps)
         return (logps, torch.tensor(answer_lengths, device=hidden.device)) if return_counts else logps
 
+
+
+def scatter_token_logps(token_logps, rows, lengths: list[int]):
+    """Flat answer-token log-probs (example ``rows[i]``, in order) as ``([B, T] zero-padded, mask [B, T])``."""
+    import torch
+
+    positions = torch.cat([torch.arange(n, device=token_logps.device) for n in lengths])
+    width = max(lengths)
+    out = token_logps.new_zeros(len(lengths), width).index_put((rows, positions), token_logps)
+    mask = torch.zeros(len(lengths), width, dtype=torch.bool, device=token_logps.device)
+    mask[rows, positions] = True
+    return out, mask
+
+
+def pad_token_logps(parts: list, order):
+    """Concatenate per-group ``(token_logps, mask)`` of different widths, rows put back in ``order``."""
+    import torch
+
+    width = max(t.shape[1] for t, _ in parts)
+    logps = torch.cat([torch.nn.functional.pad(t, (0, width - t.shape[1])) for t, _ in parts])
+    mask = torch.cat([torch.nn.functional.pad(m, (0, width - m.shape[1])) for _, m in parts])
+    return logps[order], mask[order]
 
 
 def no_init_weights():

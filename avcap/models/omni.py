@@ -130,18 +130,41 @@ class OmniCaptioner(QwenCaptioner):
         self._last_audit = audits
         return out
 
-    def sequence_logps(self, batch, return_counts: bool = False):
+    def sequence_logps(self, batch, return_counts: bool = False, per_token: bool = False):
         import torch
 
         groups = _split_by_audio([ex.clip for ex in batch])
         if len(groups) < 2:
-            return super().sequence_logps(batch, return_counts)
+            return super().sequence_logps(batch, return_counts, per_token)
+        if per_token:
+            from avcap.models.hf_common import pad_token_logps
+
+            parts = [(indices, super(OmniCaptioner, self).sequence_logps([batch[i] for i in indices], per_token=True))
+                     for indices in groups]
+            order = torch.argsort(torch.tensor([i for indices, _ in parts for i in indices]))
+            return pad_token_logps([p for _, p in parts], order)
         parts = [(indices, super(OmniCaptioner, self).sequence_logps([batch[i] for i in indices], True))
                  for indices in groups]
         order = torch.tensor([i for indices, _ in parts for i in indices])
         logps = torch.cat([p[0] for _, p in parts])[torch.argsort(order)]
         counts = torch.cat([p[1] for _, p in parts])[torch.argsort(order)]
         return (logps, counts) if return_counts else logps
+
+    def parameter_groups(self) -> dict[str, list]:
+        """What training may open (AVoCaDO App. C: encoders frozen, aligners and LLM trained): ``llm``
+        (text model and head), ``visual_encoder`` / ``visual_aligner`` (the ViT / its patch merger),
+        ``audio_encoder`` / ``audio_aligner`` (the Whisper-style tower / its output projection, the
+        ``proj*`` and ``ln_post`` layers that map audio features into the LLM)."""
+        inner = self.model.model
+        merger = list(inner.visual.merger.parameters())
+        in_merger = {id(p) for p in merger}
+        audio_aligner = [p for n, p in inner.audio_tower.named_parameters() if n.startswith(("proj", "ln_post"))]
+        in_aligner = {id(p) for p in audio_aligner}
+        return {"llm": [*inner.language_model.parameters(), *self.model.lm_head.parameters()],
+                "visual_encoder": [p for p in inner.visual.parameters() if id(p) not in in_merger],
+                "visual_aligner": merger,
+                "audio_encoder": [p for p in inner.audio_tower.parameters() if id(p) not in in_aligner],
+                "audio_aligner": audio_aligner}
 
     def audio_kept(self, audio: np.ndarray) -> np.ndarray:
         """``audio`` cut to what the processor keeps, so the rest of a long track is never copied

@@ -381,3 +381,102 @@ class NegDPOConfig(MediaPathArgs):
 
 
 RECIPE_CONFIGS["negdpo"] = NegDPOConfig
+
+
+@dataclass
+class RewardArgs:
+    """AVoCaDO's reward R = R_C + R_D + R_L (eq. 9), each term switchable (Table 4's ablation)."""
+
+    kind: str = _help("judge (R_C / R_D asked of a judge backend), or package.module:function returning "
+                      "one reward per caption: function(rows, captions, n_tokens) -> [float or None]",
+                      default="judge")
+    checklist: bool = _help("R_C, the checklist coverage of eq. 3", default=True)
+    dialogue: bool = _help("R_D, the dialogue F1 of eqs. 4-7", default=True)
+    length: bool = _help("R_L, the length reward of eq. 8", default=True)
+    length_soft: int = _help("τ1 of eq. 8 in tokens (App. D.2: 2048)", default=2048)
+    length_hard: int = _help("τ2 of eq. 8 in tokens (App. D.2: 4096)", default=4096)
+    dialogue_threshold: float = _help("γ of the dialogue alignment (paper: 0.6)", default=0.6)
+    checklists: str | None = _help("keypoints per row from `avcap data checklist` (JSONL); rows it lacks are "
+                                   "decomposed by the judge on the fly (cached)", default=None)
+    backend: str = _help("judge backend: openai, hf, symbolic (the synthetic world, exact), scripted, ...",
+                         default="openai")
+    model: str | None = _help("judge model name (openai) or local folder (hf); paper: GPT-4.1", default=None)
+    base_url: str | None = _help("OpenAI-compatible server URL; none = api.openai.com", default=None)
+    cache: str | None = _help("judge SQLite cache; none = <output_dir>/judge_cache.sqlite (a re-run asks "
+                              "nothing it asked before)", default=None)
+    concurrency: int = _help("judge calls in flight", default=16)
+
+    def __post_init__(self) -> None:
+        if self.kind == "judge" and not (self.checklist or self.dialogue or self.length):
+            raise ValueError("rewards: switch on at least one of checklist, dialogue, length")
+        if not 0 < self.length_soft < self.length_hard:
+            raise ValueError("rewards.length_soft must be > 0 and below rewards.length_hard")
+        if not 0 <= self.dialogue_threshold <= 1:
+            raise ValueError("rewards.dialogue_threshold must be in [0, 1]")
+        if self.concurrency < 1:
+            raise ValueError("rewards.concurrency must be >= 1")
+
+
+@dataclass
+class GRPOConfig(MediaPathArgs):
+    """AVoCaDO GRPO (§3.2, App. C): G captions per clip from the current policy (audio + frames),
+    rewarded by R = R_C + R_D + R_L, group-normalised advantages (eq. 1), clipped-ratio objective
+    with a per-token KL to the reference (eq. 2).
+
+    Reference: with a LoRA, the model with the adapter disabled and the aligners' start values (no
+    second copy of the LLM). With finetune: full the LLM trains in full, so the reference needs a
+    frozen copy of every trained tensor: avcap keeps one (the start values, swapped in for the
+    reference pass), which costs one more LLM in memory.
+    Rollouts and rewards of each step go to output_dir/rollouts.jsonl: a resumed run reuses them.
+    """
+
+    data: str = _help("training rows (JSON/JSONL): clip + ground-truth caption (+ events for Miss/Hall)")
+    output_dir: str = _help("run folder: rollouts.jsonl, checkpoints/ (resumable), trained/, model/ "
+                            "(merged captioner), eval_*.json, report.json")
+    prompt: str = _help("prompt for rows that carry none", default=DEFAULT_PROMPT)
+    num_generations: int = _help("G, captions sampled per clip (paper: 8)", default=8)
+    temperature: float = _help("sampling temperature (paper: 1.0)", default=1.0)
+    top_p: float = _help("nucleus sampling p (paper: not stated; 1.0 = plain sampling)", default=1.0)
+    max_new_tokens: int | None = _help("caption length limit in tokens; none = the captioner's own",
+                                       default=None)
+    epsilon: float = _help("clip range ε of eq. 2 (GRPO / TRL: 0.2)", default=0.2)
+    beta: float = _help("KL coefficient β (App. C: 0.04)", default=0.04)
+    finetune: Literal["lora", "full"] = _help(
+        "lora: a LoRA on the LLM, reference = adapter disabled; full: the LLM trains in full "
+        "(App. C), reference = a frozen copy of the trained tensors", default="lora")
+    train_aligner: bool = _help("train the audio aligner (App. C: adapters train)", default=True)
+    train_groups: list[str] = _help("further groups trained in full (App. C: the visual aligner too); "
+                                    "their start values join the reference", default_factory=lambda: ["visual_aligner"])
+    disable_dropout: bool = _help("turn off the model's dropout so policy and reference agree at step 0",
+                                  default=True)
+    eval_data: str | None = _help("held-out rows captioned greedily before and after: Miss/Hall/Total "
+                                  "(scorer), checklist coverage, dialogue F1, length", default=None)
+    eval_max_new_tokens: int = _help("caption length limit for eval_data", default=512)
+    eval_batch_size: int = _help("videos per generate call in the held-out evaluation", default=8)
+    model: ModelArgs = field(default_factory=ModelArgs, metadata={"help": "the SFT model (policy start and reference)"})
+    lora: LoraArgs = field(default_factory=LoraArgs, metadata={"help": "the LoRA (finetune: lora)"})
+    optim: OptimArgs = field(default_factory=lambda: OptimArgs(learning_rate=1e-5, epochs=1.0),
+                             metadata={"help": "optimisation (App. C: lr 1e-5, 1 epoch); batch_size counts clips"})
+    rewards: RewardArgs = field(default_factory=RewardArgs, metadata={"help": "the reward R (eq. 9)"})
+    scorer: ScorerArgs = field(default_factory=ScorerArgs, metadata={"help": "held-out Miss/Hall/Total scoring"})
+
+    def __post_init__(self) -> None:
+        _check_common(self)
+        _check_groups(self.train_groups)
+        if self.num_generations < 2:
+            raise ValueError("num_generations must be >= 2 (a group of one has no advantage)")
+        if not self.temperature > 0:
+            raise ValueError("temperature must be > 0 (GRPO samples)")
+        if not 0 < self.top_p <= 1:
+            raise ValueError("top_p must be in (0, 1]")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be >= 1")
+        if not (math.isfinite(self.epsilon) and 0 < self.epsilon < 1):
+            raise ValueError("epsilon must be in (0, 1)")
+        if not (math.isfinite(self.beta) and self.beta >= 0):
+            raise ValueError("beta must be >= 0")
+        if self.eval_max_new_tokens < 1 or self.eval_batch_size < 1:
+            raise ValueError("eval_max_new_tokens and eval_batch_size must be >= 1")
+
+
+RECIPE_CONFIGS["grpo"] = GRPOConfig

@@ -4,6 +4,7 @@
 * :func:`gdpo_loss` — video-SALMONN 2's guided DPO, Eq. 9: DPO + λ · CE on the ground truth;
 * :func:`sequence_logps` / :func:`token_nll_mean` — masked log-prob gathering from logits;
 * :func:`grpo_advantages` — GRPO's group-normalised advantages (AVoCaDO Eq. 1).
+* :func:`grpo_token_loss` — the clipped-ratio GRPO objective with the k3 KL to the reference (Eq. 2).
 
 Precision: the DPO margin is a small difference of large sums (summed log-probs of a
 600-word caption are around -500, where bfloat16 steps by 2), so every function upcasts
@@ -195,3 +196,65 @@ def grpo_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) -
     mean = grouped.mean(dim=1, keepdim=True)
     std = grouped.std(dim=1, keepdim=True, correction=1)
     return ((grouped - mean) / (std + eps)).reshape(-1)  # [N * G]
+
+
+def grpo_token_loss(
+    logps: torch.Tensor,  # [B, T] log π_θ(o_t | q, o_<t) of each sampled token (differentiable)
+    old_logps: torch.Tensor,  # [B, T] the same under π_θold (the policy that sampled)
+    ref_logps: torch.Tensor,  # [B, T] the same under π_ref
+    advantages: torch.Tensor,  # [B] one per sampled response (:func:`grpo_advantages`)
+    mask: torch.Tensor,  # [B, T] bool: True on the response's tokens
+    epsilon: float = 0.2,
+    beta: float = 0.04,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The GRPO objective (AVoCaDO eq. 2), negated as a loss to minimise.
+
+    Eq. 2 writes the ratio per response; GRPO as AVoCaDO cites it (Shao et al. 2024, eq. 3) and
+    TRL's ``GRPOTrainer`` compute it per token and average over each response's tokens, then
+    over the responses::
+
+        r_t   = exp(logp_t - old_t)
+        surr  = min(r_t · A, clip(r_t, 1 - ε, 1 + ε) · A)
+        kl_t  = exp(ref_t - logp_t) - (ref_t - logp_t) - 1      (Schulman's k3: unbiased, >= 0)
+        loss  = mean_i [ Σ_t mask · (-(surr - β · kl_t)) / Σ_t mask ]
+
+    A response with no token (an empty caption scored only by its end token still has one)
+    contributes 0. Returns ``(loss, metrics)``; the metrics are detached: ``kl`` (the mean per
+    token KL), ``clip_fraction`` (tokens whose ratio left [1 - ε, 1 + ε] on the side the
+    advantage would push it further).
+
+    Worked example (tests): one token, logp = old = log 0.5, ref = log 0.25, A = 1, β = 0.04:
+    r = 1, surr = 1, kl = 0.5 - log 0.5 - 1 = 0.193147, loss = -(1 - 0.04 · 0.193147) = -0.992274.
+    """
+    epsilon = _positive("epsilon", epsilon)
+    beta = _positive("beta", beta, allow_zero=True)
+    for name, t in (("logps", logps), ("old_logps", old_logps), ("ref_logps", ref_logps)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 2 or not t.is_floating_point():
+            raise ModelError(f"{name} must be a floating-point tensor [B, T], got {getattr(t, 'shape', t)!r}")
+        if t.shape != logps.shape:
+            raise ModelError(f"{name} has shape {tuple(t.shape)}, logps {tuple(logps.shape)}")
+    if not isinstance(mask, torch.Tensor) or mask.shape != logps.shape:
+        raise ModelError(f"mask must be [B, T] = {tuple(logps.shape)}, got {getattr(mask, 'shape', mask)!r}")
+    (adv,) = _batch_vectors(advantages=advantages)
+    if adv.shape[0] != logps.shape[0]:
+        raise ModelError(f"{adv.shape[0]} advantages for {logps.shape[0]} responses")
+    dtype = _compute_dtype(logps)
+    lp, old, ref = logps.to(dtype), old_logps.to(dtype), ref_logps.to(dtype)
+    mask = mask.bool()
+    adv = adv.to(dtype)[:, None]  # [B, 1]
+    # where(), not a multiply: padded positions may hold anything, and exp() of it may overflow.
+    ratio = torch.exp(torch.where(mask, lp - old.detach(), 0.0))
+    surrogate = torch.minimum(ratio * adv, torch.clamp(ratio, 1 - epsilon, 1 + epsilon) * adv)
+    delta = torch.where(mask, ref.detach() - lp, 0.0)
+    kl = torch.exp(delta) - delta - 1
+    per_token = -(surrogate - beta * kl)
+    counts = mask.sum(-1)  # [B]
+    per_response = torch.where(mask, per_token, 0.0).sum(-1) / counts.clamp(min=1).to(dtype)
+    loss = per_response.mean()
+    n = counts.sum().clamp(min=1)
+    clipped = ((ratio < 1 - epsilon) & (adv < 0)) | ((ratio > 1 + epsilon) & (adv > 0))
+    metrics = {
+        "kl": (torch.where(mask, kl, 0.0).sum() / n).detach(),
+        "clip_fraction": ((clipped & mask).sum() / n).to(dtype).detach(),
+    }
+    return loss, metrics

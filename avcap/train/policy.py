@@ -66,14 +66,17 @@ class PolicyModule(nn.Module):
 
     @classmethod
     def build(cls, captioner, *, lora: LoraArgs | None, train_aligner: bool, seed: int = 0,
-              no_dropout: bool = False, full_groups: tuple[str, ...] = ()) -> PolicyModule:
+              no_dropout: bool = False, full_groups: tuple[str, ...] = (),
+              snapshot_full_groups: bool = False) -> PolicyModule:
         """Freeze everything, then open the fresh LoRA on the LLM (if ``lora``) and the aligner (if asked).
 
         ``no_dropout`` turns off dropout in the captioner's own layers (not in the LoRA), as
         DPO needs: policy and reference must be the same function before the first update.
         ``full_groups`` names further parameter groups (``visual_encoder``, ``visual_aligner``,
         ...) that train in full -- for a model trained from scratch, which has no pretrained
-        visual LLM to keep frozen. They are supervised-only: a DPO reference does not restore them.
+        visual LLM to keep frozen. They are supervised-only: a DPO reference does not restore them,
+        unless ``snapshot_full_groups`` (GRPO's aligners): then their start values are kept beside
+        the aligner's and swapped in by :meth:`reference` too.
         """
         model = captioner.model
         if no_dropout:
@@ -93,20 +96,29 @@ class PolicyModule(nn.Module):
             p.requires_grad_(True)
         if not any(p.requires_grad for p in net.parameters()):
             raise ModelError(f"{captioner.name}: nothing to train (no LoRA and no aligner)")
-        return cls(captioner, net, aligner, has_adapter=lora is not None)
+        snapshot = aligner + (full if snapshot_full_groups else [])
+        module = cls(captioner, net, snapshot, has_adapter=lora is not None)
+        module.snapshot_reference = snapshot_full_groups  # the start values alone may be the reference
+        return module
 
     @property
     def captioner(self):
         return self._captioner
 
     def forward(
-        self, examples: list[TrainExample], split: list[int] | None = None
+        self, examples: list[TrainExample], split: list[int] | None = None, per_token: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(logps [B], n_tokens [B] or None)``; ``split`` scores the examples in groups of these sizes.
 
         A tuple (not a dataclass) so DDP finds the output tensors. Scoring in groups inside one
         ``forward`` keeps DDP's one-forward-per-backward rule while bounding peak memory.
+        ``per_token`` (GRPO): ``(token_logps [B, T], mask [B, T])`` instead, in one call.
         """
+        if per_token:
+            if "per_token" not in inspect.signature(self._captioner.sequence_logps).parameters:
+                raise ModelError(f"{self._captioner.name}: this captioner gives no per-token log-probs "
+                                 "(sequence_logps(per_token=True)), which GRPO needs")
+            return self._captioner.sequence_logps(examples, per_token=True)
         sizes = [len(examples)] if split is None else [s for s in split if s]
         if sum(sizes) != len(examples):
             raise ModelError(f"split {split} does not add up to {len(examples)} examples")
@@ -125,10 +137,16 @@ class PolicyModule(nn.Module):
 
     @contextmanager
     def reference(self):
-        """Within this block the module computes the reference: adapter off, round-start aligner."""
-        if not self.has_adapter:
+        """Within this block the module computes the reference: adapter off, round-start aligner.
+
+        Without an adapter (GRPO's ``finetune: full``) the reference is the snapshot alone: every
+        trained tensor's start value swapped in -- a frozen copy of the trained weights.
+        """
+        from contextlib import nullcontext
+
+        if not self.has_adapter and not (getattr(self, "snapshot_reference", False) and self._aligner):
             raise ModelError("a DPO reference needs a LoRA adapter to disable")
-        with self.net.disable_adapter():
+        with self.net.disable_adapter() if self.has_adapter else nullcontext():
             current = [p.data for p in self._aligner]
             for p, start in zip(self._aligner, self._aligner_start):
                 p.data = start

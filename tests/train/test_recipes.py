@@ -155,8 +155,8 @@ def test_mrdpo_two_rounds_with_reports_and_resume(tiny_model, data_dir, tmp_path
     r1, r2 = (json.loads((out / f"round_{t}" / "report.json").read_text()) for t in (1, 2))
     assert r1["start_model"] == tiny_model and r2["start_model"] == str(out / "round_1" / "model")
     assert r1["learning_rate"] == 2e-5 and r2["learning_rate"] == 2e-5  # §4.2 per-round LRs
-    assert r1["pairs"]["thresholds"] == {"delta_e": 0.05, "delta_r": -1.0}  # per-round thresholds
-    assert r2["pairs"]["thresholds"] == {"delta_e": 0.20, "delta_r": -1.0}
+    assert r1["pairs"]["thresholds"] == {"delta_e": 0.05, "delta_r": -1.0, "max_miss_rise": None}  # per-round thresholds
+    assert r2["pairs"]["thresholds"] == {"delta_e": 0.20, "delta_r": -1.0, "max_miss_rise": None}
     for report in (r1, r2):
         assert report["pairs"]["pairs"] == 2 and report["pairs"]["mean_delta_e"] == pytest.approx(1.0)
         assert report["train"]["first_step"]["dpo_loss"] == pytest.approx(LN2, abs=1e-5)  # fresh LoRA each round

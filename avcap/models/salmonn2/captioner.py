@@ -243,11 +243,12 @@ class Salmonn2Captioner:
                            "audio_seconds_fed": seconds, "audio_cut": False})
         return audits
 
-    def sequence_logps(self, batch: list[TrainExample], return_counts: bool = False):
+    def sequence_logps(self, batch: list[TrainExample], return_counts: bool = False, per_token: bool = False):
         """Summed log-probability of each answer (+ ``<|im_end|>\\n``) given clip and prompt, [B].
 
         With ``return_counts`` also the number of scored answer tokens per example, [B] (for
-        per-token means: SFT/align cross-entropy, gDPO's ground-truth term). Differentiable; only the last positions (where the left-padded answers sit) go through
+        per-token means: SFT/align cross-entropy, gDPO's ground-truth term); with ``per_token``
+        ``(token_logps [B, T], mask [B, T])`` instead (GRPO). Differentiable; only the last positions (where the left-padded answers sit) go through
         the LM head, so a long video costs no vocabulary-sized logits.
         """
         if not batch:
@@ -262,6 +263,8 @@ class Salmonn2Captioner:
         logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
         mask = targets != IGNORE_INDEX
         token_logp = logp.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        if per_token:  # GRPO: (token log-probs [B, T], mask [B, T]); padding positions hold 0
+            return torch.where(mask, token_logp, 0.0), mask
         logps = (token_logp * mask).sum(dim=1)
         return (logps, mask.sum(dim=1)) if return_counts else logps
 

@@ -54,3 +54,12 @@ def _negdpo(cfg):
 
 
 RECIPES["negdpo"] = _negdpo
+
+
+def _grpo(cfg):
+    from avcap.train.recipes.grpo import run_grpo
+
+    return run_grpo(cfg)
+
+
+RECIPES["grpo"] = _grpo

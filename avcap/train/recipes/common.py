@@ -192,10 +192,13 @@ def use_cpu(device: str) -> bool:
 
 def fit(cfg: Any, procs: Processes, captioner, *, start: str, items: list, collator, objective, lora: LoraArgs | None,
         train_aligner: bool, optim: OptimArgs, out_dir: Path, learning_rate: float | None = None,
-        no_dropout: bool = False, full_groups: tuple[str, ...] = (), dataset: Any = None) -> dict:
+        no_dropout: bool = False, full_groups: tuple[str, ...] = (), dataset: Any = None,
+        snapshot_full_groups: bool = False, configure: Any = None) -> dict:
     """Train one adapter (and/or the aligner) on ``items``, then write ``out_dir/model``, merged.
 
     ``dataset`` replaces the default one-item-per-row dataset of ``items`` (e.g. modality-mixed groups).
+    ``snapshot_full_groups`` keeps the start values of ``full_groups`` for the reference (GRPO);
+    ``configure(trainer)`` is called once the Trainer exists (GRPO's objective reads its step).
 
     ``start`` names the checkpoint ``captioner`` was loaded from (the merge rebuilds it).
     Re-running after a kill resumes from the newest complete ``out_dir/checkpoints/checkpoint-N``;
@@ -221,7 +224,8 @@ def fit(cfg: Any, procs: Processes, captioner, *, start: str, items: list, colla
         return {**json.loads(done.read_text(encoding="utf-8")), "already_finished": True}
 
     policy = PolicyModule.build(captioner, lora=lora, train_aligner=train_aligner, seed=optim.seed,
-                                no_dropout=no_dropout, full_groups=full_groups)
+                                no_dropout=no_dropout, full_groups=full_groups,
+                                snapshot_full_groups=snapshot_full_groups)
     device = str(next(policy.parameters()).device)
     args = training_arguments(optim, out_dir / "checkpoints", learning_rate=learning_rate, use_cpu=use_cpu(device))
     trainer = AvcapTrainer(
@@ -229,7 +233,9 @@ def fit(cfg: Any, procs: Processes, captioner, *, start: str, items: list, colla
         train_dataset=dataset if dataset is not None else ClipDataset(items, captioner.frame_policy),
         data_collator=collator, objective=objective, run_config=cfg,
     )
-    if policy.aligner_snapshot and isinstance(objective, DPOObjective) and (
+    if configure is not None:
+        configure(trainer)
+    if policy.aligner_snapshot and (isinstance(objective, DPOObjective) or snapshot_full_groups) and (
             trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled and _zero_stage(trainer) == 3):
         raise ConfigError("FSDP and ZeRO-3 shard the aligner, so its round-start copy cannot serve the DPO "
                           "reference: set train_aligner: false, or use ZeRO-2 / DDP")
