@@ -32,6 +32,7 @@ from pathlib import Path
 from avcap.data import atomic_write_json, atomic_write_text
 from avcap.train import nano_pin
 from avcap.train.nano_report_render import (
+    VARIANTS,
     render_html,
     render_markdown,
     render_readme_block,
@@ -109,7 +110,7 @@ def loss_history(stage_report: dict) -> list[list[float]]:
 def loss_curves(run: Path) -> dict[str, list[list[float]]]:
     """Training loss per stage: align, sft, and each MrDPO round of the gDPO and DPO runs."""
     curves = {stage: loss_history(_json(run / stage / "report.json")) for stage in ("align", "sft")}
-    for name, folder in (("gDPO", "mrdpo"), ("DPO", "mrdpo_dpo")):
+    for name, _, folder in VARIANTS:
         for t in range(1, _json(run / folder / "report.json").get("rounds", 0) + 1):
             curves[f"{name} round {t}"] = loss_history(_json(run / folder / f"round_{t}" / "report.json"))
     return {k: v for k, v in curves.items() if v}
@@ -127,10 +128,12 @@ def heldout_listen(run: Path) -> dict | None:
     return listen_summary(rows, on, off) if rows else None
 
 
-def build_report(run: Path) -> dict:
-    gdpo, dpo = mrdpo_rows(run / "mrdpo"), mrdpo_rows(run / "mrdpo_dpo")
+def build_report(run: Path, final: str = "mrdpo") -> dict:
+    """The report of ``run``; ``final``: the MrDPO folder whose last model is the final one."""
+    variants = {key: mrdpo_rows(run / folder) for _, key, folder in VARIANTS}
+    gdpo, dpo = variants["gdpo"], variants["dpo"]
     sft_total, sft_miss = gdpo[0].get("total"), gdpo[0].get("miss")
-    for rows in (gdpo, dpo):
+    for rows in variants.values():
         for row in rows:
             row["vs_sft"] = relative_change(sft_total, row.get("total"))
             # Points, not a ratio: "Miss not rising by more than 2 points" (issue 13) separates a real
@@ -147,6 +150,7 @@ def build_report(run: Path) -> dict:
                 for k in ("global_step", "train_loss", "last")},
         "gdpo": gdpo,
         "dpo": dpo,
+        **{key: rows for key, rows in variants.items() if key not in ("gdpo", "dpo") and len(rows) > 1},
         "audio": {"on": ablation_rates(run / "ablation" / "audio_on"),
                   "off": ablation_rates(run / "ablation" / "audio_off")},
         "listen": heldout_listen(run),
@@ -154,7 +158,7 @@ def build_report(run: Path) -> dict:
         "reliance": {name: _json(run / "reliance" / f"{name}.json") or None for name in ("sft", "final")},
         "stage_seconds": seconds,
         "training_seconds": sum(seconds[k] for k in training),
-        "final_model": _json(run / "mrdpo" / "report.json").get("final_model"),
+        "final_model": _json(run / final / "report.json").get("final_model"),
     }
 
 
@@ -205,6 +209,8 @@ def main(argv: list[str] | None = None) -> None:
                                             "avcap/assets/nano/training_report.json --readme README.md")
     parser.add_argument("run", type=Path, nargs="?", help="the run folder of scripts/train_nano.sh (runs/nano)")
     parser.add_argument("--ship", type=Path, default=None, help="pin and copy the final model and reports here")
+    parser.add_argument("--final", default="mrdpo", choices=[folder for _, _, folder in VARIANTS],
+                        help="the MrDPO run whose last model is the final (shipped) one")
     parser.add_argument("--readme", type=Path, default=None,
                         help="rewrite this README's <!-- nano-evidence:start/end --> block from the report")
     parser.add_argument("--from", dest="from_report", type=Path, default=None,
@@ -220,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.from_report is not None:
         report = json.loads(args.from_report.read_text(encoding="utf-8"))
     else:
-        report = build_report(args.run)
+        report = build_report(args.run, final=args.final)
         if args.ship is not None:
             dest = ship(args.run, report, args.ship)
             print(f"shipped to {dest} (pin: Total {report['pin']['total']:.4f} on {len(report['pin']['ids'])} videos)")

@@ -34,14 +34,24 @@ def _minus(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
 
+# MrDPO runs of a nano run folder: (label, report key, folder). The first is the main run (its
+# eval_start is "after SFT"); the others start from the same SFT model with one setting changed.
+VARIANTS = (("gDPO", "gdpo", "mrdpo"), ("DPO", "dpo", "mrdpo_dpo"), ("gDPO λ=1", "gdpo_lam1", "mrdpo_lam1"))
+
+
+def _variants(report: dict) -> list[tuple[str, str]]:
+    """(label, key) of the MrDPO runs in the report: gDPO, DPO and any other variant it holds."""
+    return [(label, key) for label, key, _ in VARIANTS if report.get(key)]
+
+
 def stage_table(report: dict) -> list[str]:
     """Held-out Total / Miss / Hall after SFT and per MrDPO round (gDPO, then DPO), audio on / off."""
     lines = ["| stage | Total | Miss | Hall | vs SFT | Miss vs SFT (points) | pairs |", "|---|---|---|---|---|---|---|"]
     sft_miss = report["gdpo"][0].get("miss") if report["gdpo"] else None
-    for name, rows in (("gDPO", report["gdpo"]), ("DPO", report["dpo"])):
-        for row in rows:
+    for name, key in _variants(report):
+        for row in report[key]:
             if row["round"] == 0:
-                if name == "DPO":
+                if key != "gdpo":
                     continue
                 label = "after SFT"
             else:
@@ -178,11 +188,13 @@ def render_html(report: dict) -> str:
     for stage in ("align", "sft"):
         if curves.get(stage):
             charts.append(svg_line_chart({stage: curves[stage]}, title=f"{stage} training loss"))
-    for name, title in (("gDPO", "gDPO loss per round (DPO + λ·CE)"), ("DPO", "plain DPO loss per round")):
+    titles = {"gDPO": "gDPO loss per round (DPO + λ·CE)", "DPO": "plain DPO loss per round"}
+    for name, _ in _variants(report):
+        title = titles.get(name, f"{name} loss per round")
         rounds = {k: v for k, v in curves.items() if k.startswith(f"{name} round") and v}
         if rounds:
             charts.append(svg_line_chart(rounds, title=title, x_label="step in round"))
-    for name, key in (("gDPO", "gdpo"), ("DPO", "dpo")):
+    for name, key in _variants(report):
         rows = [r for r in report[key] if r.get("total") is not None]
         if rows:
             charts.append(svg_grouped_bars(

@@ -185,3 +185,19 @@ def test_readme_block_from_a_shipped_report_without_a_run(run, tmp_path, capsys)
     for bad in (["--from", str(report_path)], [str(run), "--from", str(report_path), "--readme", str(readme)], []):
         with pytest.raises(SystemExit):
             main(bad)
+
+
+def test_a_variant_run_gets_its_rows_and_can_be_the_final_model(run):
+    """An MrDPO variant from the same SFT model (mrdpo_lam1: gDPO with λ = 1) is reported beside the
+    main run, measured against the main run's SFT numbers, and `final` picks whose model ships."""
+    name = "mrdpo_lam1"
+    _write(run / name / "report.json", {"rounds": 1, "final_model": str(run / name / "round_1" / "model")})
+    _write(run / name / "round_1" / "report.json", {"eval": {"total": 0.56, "miss": 0.45, "hall": 0.11},
+                                                     "pairs": {"pairs": 90}})
+    report = build_report(run, final=name)
+    rows = report["gdpo_lam1"]
+    assert rows[1]["total"] == 0.56 and rows[1]["vs_sft"] == pytest.approx(-0.30)
+    assert rows[1]["miss_vs_sft"] == pytest.approx(-0.05)  # against the main run's SFT miss (0.5)
+    assert report["final_model"].endswith("mrdpo_lam1/round_1/model")
+    assert "MrDPO round 1 (gDPO λ=1)" in render_markdown(report)
+    assert "gdpo_lam1" not in build_report(run.parent / "empty")  # no such run: no rows
