@@ -140,7 +140,8 @@ def build_report(run: Path, final: str = "mrdpo") -> dict:
             # gain from one bought by saying less.
             row["miss_vs_sft"] = None if sft_miss is None or row.get("miss") is None else row["miss"] - sft_miss
     seconds = stage_seconds(run)
-    training = [k for k in ("data", "build", "align", "sft", "mrdpo") if k in seconds]
+    # Data to the final model; a variant reuses the main run's round-1 samples, so both count.
+    training = [k for k in dict.fromkeys(("data", "build", "align", "sft", "mrdpo", final)) if k in seconds]
     heldout = _json(run / "mrdpo" / "eval_start.json").get("rows")
     return {
         "reproduce": REPRODUCE,
