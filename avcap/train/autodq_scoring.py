@@ -18,16 +18,15 @@ Frame tags (``<frame: i-j>``) are stripped first: AutoDQ compares events, not fr
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from avcap.data import DatasetRow
 from avcap.data.grounding import strip_frame_tags
-from avcap.errors import AvcapError, ConfigError
+from avcap.errors import AvcapError
 from avcap.metrics.autodq import autodq_item
 from avcap.train.configs import ScorerArgs
-from avcap.train.scoring import ScoreFailure
+from avcap.train.scoring import ScoreFailure, import_callable
 
 AutoDQResult = tuple[float, float] | ScoreFailure  # (precision, recall)
 AutoDQScorer = Callable[[Sequence[DatasetRow], Sequence[str]], list[AutoDQResult]]
@@ -153,16 +152,7 @@ def make_autodq_scorer(args: ScorerArgs, output_dir: str | Path) -> AutoDQScorer
         return SymbolicAutoDQ()
     if args.kind == "judge":
         return JudgeAutoDQ(args, args.cache or Path(output_dir) / "judge_cache.sqlite")
-    module_name, sep, attr = args.kind.partition(":")
-    if not sep:
-        raise ConfigError(f"scorer.kind {args.kind!r}: expected judge, symbolic or package.module:function")
-    try:
-        scorer = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as err:
-        raise ConfigError(f"scorer.kind {args.kind!r} cannot be imported: {err}") from None
-    if not callable(scorer):
-        raise ConfigError(f"scorer.kind {args.kind!r} is not callable")
-    return scorer
+    return import_callable(args.kind, "scorer.kind", "judge, symbolic")
 
 
 def scorer_name(scorer: AutoDQScorer) -> str:

@@ -16,7 +16,6 @@ Every judge question goes through :class:`avcap.judge.engine.Judge` -- concurren
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -24,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from avcap.data import DatasetRow
-from avcap.errors import ConfigError
 from avcap.metrics.checklist import checklist_reward
 from avcap.metrics.dialogue import align_dialogues, dialogue_f1
 from avcap.metrics.length import length_reward
 from avcap.train.configs import RewardArgs
+from avcap.train.scoring import import_callable
 
 log = logging.getLogger("avcap.train")
 
@@ -170,13 +169,7 @@ class JudgeRewards:
 
 
 def _imported(kind: str) -> RewardFn:
-    module_name, sep, attr = kind.partition(":")
-    if not sep:
-        raise ConfigError(f"rewards.kind {kind!r}: expected judge or package.module:function")
-    try:
-        fn = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as err:
-        raise ConfigError(f"rewards.kind {kind!r} cannot be imported: {err}") from None
+    fn = import_callable(kind, "rewards.kind", "judge")
 
     def rewards(rows, captions, n_tokens) -> list[Reward]:
         values = fn(rows, captions, n_tokens)

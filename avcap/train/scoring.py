@@ -119,13 +119,20 @@ def make_scorer(args: ScorerArgs, output_dir: str | Path) -> Scorer:
         return JudgeScorer(args, args.cache or Path(output_dir) / "judge_cache.sqlite")
     if args.kind == "symbolic":
         return SymbolicScorer()
-    module_name, sep, attr = args.kind.partition(":")
+    return import_callable(args.kind, "scorer.kind", "judge, symbolic")
+
+
+def import_callable(spec: str, field_name: str, builtins: str) -> Callable:
+    """The function a config's ``package.module:function`` names (a user's own scorer or reward);
+    one ConfigError naming ``field_name`` when it is not such a name, cannot be imported or is not
+    callable (``builtins``: the field's other choices, for the message)."""
+    module_name, sep, attr = spec.partition(":")
     if not sep:
-        raise ConfigError(f"scorer.kind {args.kind!r}: expected judge, symbolic or package.module:function")
+        raise ConfigError(f"{field_name} {spec!r}: expected {builtins} or package.module:function")
     try:
-        scorer = getattr(importlib.import_module(module_name), attr)
+        fn = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as err:
-        raise ConfigError(f"scorer.kind {args.kind!r} cannot be imported: {err}") from None
-    if not callable(scorer):
-        raise ConfigError(f"scorer.kind {args.kind!r} is not callable")
-    return scorer
+        raise ConfigError(f"{field_name} {spec!r} cannot be imported: {err}") from None
+    if not callable(fn):
+        raise ConfigError(f"{field_name} {spec!r} is not callable")
+    return fn
