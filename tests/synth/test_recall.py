@@ -15,25 +15,16 @@ from avcap.synth.sampler import sample_script
 from avcap.synth.symbolic import judge_caption
 from avcap.synth.world import Event, Script, WorldConfig
 
-RED_CIRCLE = {"object": 0, "colour": "red", "shape": "circle"}
+from .test_symbolic import hand_script
 
 
 def script(*events: Event) -> Script:
     return Script(seed=(0,), fps=12, n_frames=96, size=128, speech=None, objects=(), events=events)
 
 
-# Nine events, one of each visual group and four sound kinds; the hit and its bang share frame 42.
-NINE = script(
-    Event("appear", 6, {**RED_CIRCLE, "place": "left"}),
-    Event("tone", 6, {"pitch": "high", "duration_s": 0.5}),
-    Event("move", 18, {**RED_CIRCLE, "direction": "right"}),
-    Event("text", 30, {"word": "go", "end_frame": 50}),
-    Event("hit", 42, {**RED_CIRCLE, "target": 1, "target_colour": "blue", "target_shape": "square"}),
-    Event("bang", 42, {"duration_s": 0.25}),
-    Event("turn", 54, {**RED_CIRCLE, "new_colour": "green"}),
-    Event("beep", 66, {"count": 2, "duration_s": 0.3}),
-    Event("vanish", 78, {"object": 0, "colour": "green", "shape": "circle"}),
-)
+# Nine events, one of each visual group and four sound kinds; the hit and its bang share frame 42
+# (test_symbolic's hand-counted script).
+NINE = hand_script()
 # The same pictures told right, every sound wrong or absent: the tone's pitch wrong, no bang, one beep
 # instead of two, and a noise burst that did not happen.
 DEAF = ("A red circle appears on the left. At the same time, a low tone plays. Then, the red circle moves right. "
