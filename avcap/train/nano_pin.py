@@ -31,13 +31,13 @@ def pin_slice(model: str, workdir: str | Path) -> dict:
 
     from avcap.data import load_dataset
     from avcap.eval.captions import load_captions
-    from avcap.metrics.events import EventCounts, pooled_error_rates
+    from avcap.metrics.events import pooled_error_rates
     from avcap.models import GenerationConfig, load_captioner
     from avcap.models.captioning import CaptionItem, CaptionRunConfig, run_captioning
     from avcap.synth.dataset import DatasetConfig, build_dataset
     from avcap.synth.recall import pooled_recall
-    from avcap.synth.symbolic import judge_caption
     from avcap.synth.world import WorldConfig
+    from avcap.train.scoring import ScoreFailure, SymbolicScorer
 
     workdir = Path(workdir)
     build_dataset(DatasetConfig(out=workdir, n=PIN_N, seed=PIN_SEED, world=WorldConfig(speech=False)),
@@ -53,10 +53,10 @@ def pin_slice(model: str, workdir: str | Path) -> dict:
         raise DataError(f"pin slice: {run.failed} of {len(rows)} videos failed to caption (see {out})")
     found = load_captions(out)
     captions = [found.rows[r.id].caption or "" for r in rows]
-    counts = []
-    for row, caption in zip(rows, captions):
-        j = judge_caption(row.raw["script"], caption)
-        counts.append(EventCounts(j.n_events, len(j.missing), len(j.incorrect), len(j.hallucinated)))
+    counts = SymbolicScorer()(rows, captions)
+    failed = [c.cause for c in counts if isinstance(c, ScoreFailure)]
+    if failed:
+        raise DataError(f"pin slice: {len(failed)} captions could not be judged ({failed[0]})")
     rates = pooled_error_rates(counts)
     recall = pooled_recall((row.raw["script"], caption) for row, caption in zip(rows, captions))
     return {
